@@ -1,0 +1,61 @@
+"""The setup every notebook runs first: pick a device, seed everything, read fast mode."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+REPO_URL = "https://github.com/spade-lesson/spade-lesson"
+
+# The first code cell of every notebook, word for word (tests/test_notebook.py checks this).
+SETUP_CELL = f'''# Setup: the same first cell in every notebook of the course.
+import subprocess, sys
+IN_COLAB = "google.colab" in sys.modules
+if IN_COLAB:  # install the course, and let Colab draw its custom widgets
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                    "spade-lesson @ git+{REPO_URL}"], check=True)
+    from google.colab import output
+    output.enable_custom_widget_manager()
+
+from spade_lesson.notebook import setup
+DEVICE, FAST = setup(seed=0)'''
+
+
+def pick_device() -> torch.device:
+    """CUDA if present, then Apple's MPS, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (every device) so a run can be repeated."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def fast_mode() -> bool:
+    """True when SPADE_LESSON_FAST=1: every notebook shrinks to run on a CPU in seconds (the tests set it)."""
+    value = os.environ.get("SPADE_LESSON_FAST", "0").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"SPADE_LESSON_FAST={value!r}: set it to 1 (fast, CPU-sized) or 0 (full lesson)")
+
+
+def setup(seed: int = 0) -> tuple[torch.device, bool]:
+    """Pick the device, seed everything, read fast mode; print one line saying what was chosen."""
+    device = pick_device()
+    fast = fast_mode()
+    seed_everything(seed)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    mode = "fast (SPADE_LESSON_FAST=1)" if fast else "full"
+    print(f"device: {name} | mode: {mode} | seed: {seed} | torch {torch.__version__}")
+    return device, fast
