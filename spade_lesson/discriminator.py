@@ -1,0 +1,98 @@
+"""The SPADE discriminator (Park et al., CVPR 2019, Sec. 3.2): pix2pixHD's multi-scale PatchGAN.
+
+`conv_norm(conv, spectral=True, norm="instance")`: a conv followed by a non-SPADE norm ("instance" without affine,
+"batch" or "syncbatch" with affine, or "none"), spectral-normalized when asked; the conv loses its bias when a norm
+follows. The official norm_D / norm_E string "spectralinstance" is spectral=True, norm="instance".
+
+`NLayerDiscriminator(in_channels, n_layers_D=4, ndf=64, spectral=True, norm="instance",
+get_intermediate_features=True)`: 4x4 convs, stride 2 except the last two, widths ndf, 2 ndf, ... (at most 512), 1.
+forward(x): x (N, in_channels, H, W) -> list of every layer's output, the last being the patch logits (N, 1, h, w);
+with get_intermediate_features=False only [logits].
+
+`MultiscaleDiscriminator(in_channels, num_D=2, n_layers_D=4, ndf=64, spectral=True, norm="instance",
+get_intermediate_features=True)`: num_D NLayerDiscriminators (discriminator_0, ...), scale k sees x average-pooled
+k times (3x3, stride 2, padding 1, padding not counted). in_channels = semantic_nc + 3 (label map and image concatenated).
+forward(x) -> list (one per scale) of lists of features, last = logits.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spade_lesson.generator import maybe_spectral
+
+NORMS = ("instance", "batch", "syncbatch", "none")
+
+
+def conv_norm(conv: nn.Conv2d, spectral: bool = True, norm: str = "instance") -> nn.Module:
+    """conv, spectral-normalized when asked, then a non-SPADE norm (Sequential(conv, norm)) unless norm="none"."""
+    if norm not in NORMS:
+        raise ValueError(f"norm={norm!r} is not known: use one of {', '.join(NORMS)}")
+    conv = maybe_spectral(conv, spectral)
+    if norm == "none":
+        return conv
+    conv.register_parameter("bias", None)  # a bias before a norm is cancelled by its mean subtraction
+    if norm == "instance":
+        return nn.Sequential(conv, nn.InstanceNorm2d(conv.out_channels, affine=False))
+    if norm == "batch":
+        return nn.Sequential(conv, nn.BatchNorm2d(conv.out_channels, affine=True))
+    return nn.Sequential(conv, nn.SyncBatchNorm(conv.out_channels, affine=True))
+
+
+class NLayerDiscriminator(nn.Module):
+    """A PatchGAN: each logit judges one receptive-field patch of the (label map, image) pair as real or fake."""
+
+    def __init__(self, in_channels: int, n_layers_D: int = 4, ndf: int = 64, spectral: bool = True,
+                 norm: str = "instance", get_intermediate_features: bool = True) -> None:
+        super().__init__()
+        if n_layers_D < 1:
+            raise ValueError(f"n_layers_D={n_layers_D} must be at least 1")
+        self.get_intermediate_features = get_intermediate_features
+        padding = 2  # ceil((4 - 1) / 2), as the official code
+        width = ndf
+        layers = [nn.Sequential(nn.Conv2d(in_channels, width, kernel_size=4, stride=2, padding=padding),
+                                nn.LeakyReLU(0.2))]
+        for n in range(1, n_layers_D):
+            previous, width = width, min(width * 2, 512)
+            stride = 1 if n == n_layers_D - 1 else 2
+            conv = nn.Conv2d(previous, width, kernel_size=4, stride=stride, padding=padding)
+            layers.append(nn.Sequential(conv_norm(conv, spectral=spectral, norm=norm), nn.LeakyReLU(0.2)))
+        layers.append(nn.Sequential(nn.Conv2d(width, 1, kernel_size=4, stride=1, padding=padding)))
+        for n, layer in enumerate(layers):
+            self.add_module(f"model{n}", layer)
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x: (N, in_channels, H, W) -> every layer's output (or only [logits]), logits (N, 1, h, w) last."""
+        features = []
+        for layer in self.children():
+            x = layer(x)
+            features.append(x)
+        return features if self.get_intermediate_features else features[-1:]
+
+
+class MultiscaleDiscriminator(nn.Module):
+    """num_D PatchGANs on ever coarser copies of the input: fine ones judge texture, coarse ones layout."""
+
+    def __init__(self, in_channels: int, num_D: int = 2, n_layers_D: int = 4, ndf: int = 64, spectral: bool = True,
+                 norm: str = "instance", get_intermediate_features: bool = True) -> None:
+        super().__init__()
+        if num_D < 1:
+            raise ValueError(f"num_D={num_D} must be at least 1")
+        self.in_channels = in_channels
+        for i in range(num_D):
+            self.add_module(f"discriminator_{i}", NLayerDiscriminator(
+                in_channels, n_layers_D=n_layers_D, ndf=ndf, spectral=spectral, norm=norm,
+                get_intermediate_features=get_intermediate_features))
+
+    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+        """x: (N, in_channels, H, W) (label map and image concatenated) -> per scale, the features, logits last."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x has shape {tuple(x.shape)}: expected (N, {self.in_channels}, H, W), "
+                             "torch.cat([semantic, image], dim=1)")
+        outputs = []
+        for discriminator in self.children():
+            outputs.append(discriminator(x))
+            x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+        return outputs
