@@ -11,7 +11,8 @@ with get_intermediate_features=False only [logits].
 
 `MultiscaleDiscriminator(in_channels, num_D=2, n_layers_D=4, ndf=64, spectral=True, norm="instance",
 get_intermediate_features=True)`: num_D NLayerDiscriminators (discriminator_0, ...), scale k sees x average-pooled
-k times (3x3, stride 2, padding 1, padding not counted). in_channels = semantic_nc + 3 (label map and image concatenated).
+k times (3x3, stride 2, padding 1, padding not counted).
+in_channels = semantic_nc + 3 (label map and image concatenated).
 forward(x) -> list (one per scale) of lists of features, last = logits.
 """
 

@@ -78,7 +78,8 @@ def read_options(path: str | os.PathLike) -> dict[str, Any]:
             continue
         name, separator, value = line.partition(":")
         if not separator or not name.strip().isidentifier():
-            raise ValueError(f"{path}, line {number}: expected 'name: value', got {line!r}: is this an official opt.txt?")
+            raise ValueError(f"{path}, line {number}: expected 'name: value', got {line!r}: "
+                             "is this an official opt.txt?")
         options[name.strip()] = _parse_value(value.strip())
     return options
 
@@ -167,7 +168,7 @@ def _describe(keys: list[str]) -> str:
 
 def load(kind: str, state_dict: Mapping[str, torch.Tensor] | str | os.PathLike,
          options: Mapping[str, Any] | str | os.PathLike) -> nn.Module:
-    """Build our G / D / E from official options and load an official state dict (or .pth path) strictly, in eval mode."""
+    """Our G / D / E built from official options, an official state dict (or .pth path) loaded strictly, eval mode."""
     arguments = network_arguments(kind, options)
     network = {"G": SPADEGenerator, "D": MultiscaleDiscriminator, "E": ConvEncoder}[kind](**arguments)
     state = read_checkpoint(state_dict) if isinstance(state_dict, (str, os.PathLike)) else dict(state_dict)

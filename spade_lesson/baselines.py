@@ -1,0 +1,111 @@
+"""The paper's comparison point: the same decoder with ordinary normalization, the label map fed at the input only.
+
+This is the pix2pixHD-style design SPADE argues against (Park et al., CVPR 2019, Sec. 3.1-3.2): the one-hot map enters
+the first layer (the 3x3 conv `fc` on the downsampled map, as in the SPADE generator) and every later layer sees it only
+through activations that BatchNorm / InstanceNorm keep re-normalizing ("washing away").
+
+`BaselineResnetBlock(in_channels, out_channels, norm="batch", spectral=True)`: the SPADE ResBlk with each SPADE replaced
+by an affine BatchNorm2d ("batch") or InstanceNorm2d ("instance"); forward(x).
+`BaselineGenerator(semantic_nc, ngf=64, num_upsampling_layers="normal", crop_size=256, aspect_ratio=1.0, norm="batch",
+spectral=True)`: forward(semantic) -> image (N, 3, H_out, W_out) in [-1, 1]; the arguments mean what they mean for
+spade_lesson.generator.SPADEGenerator.
+`matching_ngf(...)`: the baseline width whose parameter count is closest to a SPADE generator's, so that a comparison
+is not won by sheer size.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spade_lesson.generator import SPADEGenerator, decoder_plan, latent_size, maybe_spectral
+
+AFFINE_NORMS = ("batch", "instance")
+
+
+def affine_norm(kind: str, num_features: int) -> nn.Module:
+    """An ordinary normalization with one learned scale and shift per channel (kind: batch or instance)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(num_features, affine=True)
+    if kind == "instance":
+        return nn.InstanceNorm2d(num_features, affine=True)
+    raise ValueError(f"norm={kind!r} is not known for the baseline: use one of {', '.join(AFFINE_NORMS)}")
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of learned scalars in module (buffers such as running stats and spectral-norm vectors excluded)."""
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+class BaselineResnetBlock(nn.Module):
+    """The SPADE ResBlk with plain affine norms: norm-LeakyReLU-conv twice plus a shortcut, no label map inside."""
+
+    def __init__(self, in_channels: int, out_channels: int, norm: str = "batch", spectral: bool = True) -> None:
+        super().__init__()
+        self.learned_shortcut = in_channels != out_channels
+        middle = min(in_channels, out_channels)
+        self.conv_0 = maybe_spectral(nn.Conv2d(in_channels, middle, kernel_size=3, padding=1), spectral)
+        self.conv_1 = maybe_spectral(nn.Conv2d(middle, out_channels, kernel_size=3, padding=1), spectral)
+        self.norm_0 = affine_norm(norm, in_channels)
+        self.norm_1 = affine_norm(norm, middle)
+        if self.learned_shortcut:
+            self.conv_s = maybe_spectral(nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False), spectral)
+            self.norm_s = affine_norm(norm, in_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, in_channels, H, W) -> (N, out_channels, H, W)."""
+        shortcut = self.conv_s(self.norm_s(x)) if self.learned_shortcut else x
+        dx = self.conv_0(F.leaky_relu(self.norm_0(x), 0.2))  # gamma_c * (h - mu_c) / sigma_c + beta_c: no m here
+        dx = self.conv_1(F.leaky_relu(self.norm_1(dx), 0.2))
+        return shortcut + dx
+
+
+class BaselineGenerator(nn.Module):
+    """The SPADE decoder with BatchNorm / InstanceNorm in place of SPADE; the label map enters at the input only."""
+
+    def __init__(self, semantic_nc: int, ngf: int = 64, num_upsampling_layers: str = "normal", crop_size: int = 256,
+                 aspect_ratio: float = 1.0, norm: str = "batch", spectral: bool = True) -> None:
+        super().__init__()
+        self.semantic_nc = semantic_nc
+        self.start_height, self.start_width = latent_size(crop_size, aspect_ratio, num_upsampling_layers)
+        self.plan = decoder_plan(ngf, num_upsampling_layers)
+        self.fc = nn.Conv2d(semantic_nc, 16 * ngf, kernel_size=3, padding=1)
+        for block in self.plan:
+            self.add_module(block.name, BaselineResnetBlock(block.in_channels, block.out_channels, norm=norm,
+                                                            spectral=spectral))
+        self.conv_img = nn.Conv2d(self.plan[-1].out_channels, 3, kernel_size=3, padding=1)
+
+    def forward(self, semantic: torch.Tensor) -> torch.Tensor:
+        """semantic: (N, semantic_nc, H, W) one-hot -> image (N, 3, H_out, W_out) in [-1, 1]."""
+        if semantic.dim() != 4 or semantic.shape[1] != self.semantic_nc:
+            raise ValueError(f"semantic has shape {tuple(semantic.shape)}: expected (N, {self.semantic_nc}, H, W), "
+                             "the one-hot label map (spade_lesson.data.one_hot)")
+        x = self.fc(F.interpolate(semantic, size=(self.start_height, self.start_width), mode="nearest"))
+        for block in self.plan:
+            if block.upsample:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = getattr(self, block.name)(x)
+        return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))
+
+
+def matching_ngf(semantic_nc: int, ngf: int = 64, num_upsampling_layers: str = "normal", crop_size: int = 256,
+                 aspect_ratio: float = 1.0, kernel_size: int = 3, spade_hidden: int = 128, norm: str = "batch") -> int:
+    """The BaselineGenerator ngf whose parameter count is closest to that of the SPADEGenerator with these arguments."""
+    shape = {"semantic_nc": semantic_nc, "num_upsampling_layers": num_upsampling_layers, "crop_size": crop_size,
+             "aspect_ratio": aspect_ratio}
+    with torch.device("meta"):  # count without allocating or initializing any weights
+        target = count_parameters(SPADEGenerator(ngf=ngf, kernel_size=kernel_size, spade_hidden=spade_hidden,
+                                                 spectral=False, **shape))
+
+        def baseline_count(width: int) -> int:
+            """Parameters of the baseline at this ngf."""
+            return count_parameters(BaselineGenerator(ngf=width, norm=norm, spectral=False, **shape))
+
+        low, high = 1, 2
+        while baseline_count(high) < target:  # double until the baseline is at least as large
+            low, high = high, 2 * high
+        while high - low > 1:  # bisect: baseline_count(low) < target <= baseline_count(high)
+            middle = (low + high) // 2
+            low, high = (middle, high) if baseline_count(middle) < target else (low, middle)
+        return min((low, high), key=lambda width: abs(baseline_count(width) - target))

@@ -1,0 +1,75 @@
+"""Tests for spade_lesson.baselines: the plain-norm decoder, its label-map-at-input-only design, the width match."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spade_lesson.baselines import BaselineGenerator, BaselineResnetBlock, count_parameters, matching_ngf
+from spade_lesson.generator import SPADEGenerator
+
+
+def _semantic(n: int, classes: int, size: int) -> torch.Tensor:
+    """A random one-hot map (n, classes, size, size)."""
+    label = torch.randint(classes, (n, size, size), generator=torch.Generator().manual_seed(0))
+    return F.one_hot(label, classes).permute(0, 3, 1, 2).float()
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance"])
+def test_same_decoder_shapes_with_affine_norms(norm: str) -> None:
+    baseline = BaselineGenerator(semantic_nc=5, ngf=2, crop_size=64, norm=norm)
+    image = baseline(_semantic(2, 5, 64))
+    assert image.shape == (2, 3, 64, 64) and image.abs().max() <= 1
+    norms = [module for module in baseline.modules() if isinstance(module, (nn.BatchNorm2d, nn.InstanceNorm2d))]
+    assert norms and all(module.affine for module in norms)
+    spade = SPADEGenerator(semantic_nc=5, ngf=2, crop_size=64, spade_hidden=4)
+    assert [name for name, _ in baseline.named_children()] == [name for name, _ in spade.named_children()]
+
+
+def test_label_map_enters_only_the_first_layer() -> None:
+    baseline = BaselineGenerator(semantic_nc=5, ngf=2, crop_size=64)
+    takes_labels = [name for name, module in baseline.named_modules()
+                    if isinstance(module, nn.Conv2d) and module.in_channels == 5]
+    assert takes_labels == ["fc"]
+    seen = []
+    baseline.head_0.register_forward_pre_hook(lambda module, args: seen.append(len(args)))
+    baseline(_semantic(1, 5, 64))
+    assert seen == [1]
+
+
+def test_resblock_shortcut_and_bad_norm() -> None:
+    block = BaselineResnetBlock(8, 4, norm="instance", spectral=False)
+    assert block.conv_s.bias is None and block.conv_0.out_channels == 4
+    assert block(torch.randn(2, 8, 5, 5)).shape == (2, 4, 5, 5)
+    assert not hasattr(BaselineResnetBlock(4, 4), "conv_s")
+    with pytest.raises(ValueError, match="batch, instance"):
+        BaselineResnetBlock(4, 4, norm="spade")
+
+
+def _count_on_meta(build: type[nn.Module], **arguments: object) -> int:
+    """Parameter count of a network built on the meta device (no memory, no init)."""
+    with torch.device("meta"):
+        return count_parameters(build(**arguments))
+
+
+def test_count_parameters_counts_learned_scalars_only() -> None:
+    conv = torch.nn.utils.spectral_norm(nn.Conv2d(2, 3, kernel_size=3))
+    assert count_parameters(nn.Sequential(conv, nn.BatchNorm2d(3))) == 3 * 2 * 9 + 3 + 2 * 3
+
+
+@pytest.mark.parametrize("config", [
+    {"semantic_nc": 12, "ngf": 16, "crop_size": 128},
+    {"semantic_nc": 12, "ngf": 8, "crop_size": 64, "num_upsampling_layers": "more"},
+    {"semantic_nc": 36, "ngf": 32, "crop_size": 256, "aspect_ratio": 2.0},
+])
+def test_matching_ngf_is_within_ten_percent_of_the_spade_generator(config: dict) -> None:
+    ngf = matching_ngf(**config)
+    spade = _count_on_meta(SPADEGenerator, **config)
+    baseline_config = {**config, "ngf": ngf}
+    baseline = _count_on_meta(BaselineGenerator, **baseline_config)
+    assert ngf > config["ngf"]  # SPADE's per-layer label MLPs cost parameters the baseline spends on width
+    assert abs(baseline - spade) / spade < 0.10
+    for neighbour in (ngf - 1, ngf + 1):
+        assert abs(_count_on_meta(BaselineGenerator, **{**config, "ngf": neighbour}) - spade) >= abs(baseline - spade)

@@ -1,0 +1,80 @@
+"""Tests for spade_lesson.discriminator: per-scale feature lists, the pooling between scales, conv_norm."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spade_lesson.discriminator import MultiscaleDiscriminator, NLayerDiscriminator, conv_norm
+
+
+def test_every_scale_returns_every_feature_with_logits_last() -> None:
+    discriminator = MultiscaleDiscriminator(in_channels=7, num_D=3, n_layers_D=4, ndf=4)
+    outputs = discriminator(torch.randn(2, 7, 64, 64))
+    assert len(outputs) == 3
+    assert [[tuple(f.shape[1:]) for f in scale] for scale in outputs][0] == [
+        (4, 33, 33), (8, 17, 17), (16, 9, 9), (32, 10, 10), (1, 11, 11)]
+    assert [scale[-1].shape for scale in outputs] == [(2, 1, 11, 11), (2, 1, 7, 7), (2, 1, 5, 5)]
+    assert [len(scale) for scale in outputs] == [5, 5, 5]
+
+
+def test_without_intermediate_features_only_logits() -> None:
+    discriminator = MultiscaleDiscriminator(in_channels=4, num_D=2, n_layers_D=3, ndf=4,
+                                            get_intermediate_features=False)
+    outputs = discriminator(torch.randn(1, 4, 32, 32))
+    assert [len(scale) for scale in outputs] == [1, 1]
+    assert outputs[0][0].shape[1] == 1
+
+
+def test_coarser_scale_sees_the_average_pooled_input_with_padding_not_counted() -> None:
+    discriminator = MultiscaleDiscriminator(in_channels=2, num_D=2, n_layers_D=2, ndf=4)
+    seen = []
+    discriminator.discriminator_1.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    discriminator(torch.ones(1, 2, 16, 16))
+    assert seen[0].shape == (1, 2, 8, 8)
+    assert torch.equal(seen[0], torch.ones(1, 2, 8, 8))  # counting the zero padding would darken the border
+    x = torch.randn(1, 2, 16, 16)
+    discriminator(x)
+    corner = x[0, :, :2, :2].mean(dim=(1, 2))  # the top-left window covers a 2 x 2 block of real pixels
+    assert torch.allclose(seen[1][0, :, 0, 0], corner, atol=1e-6)
+
+
+def test_width_doubles_and_caps_at_512() -> None:
+    discriminator = NLayerDiscriminator(in_channels=3, n_layers_D=3, ndf=256)
+    assert [discriminator.model1[0][0].out_channels, discriminator.model2[0][0].out_channels] == [512, 512]
+
+
+def test_spectral_instance_layers_drop_the_conv_bias_and_use_official_keys() -> None:
+    keys = set(NLayerDiscriminator(in_channels=3, n_layers_D=2, ndf=4).state_dict())
+    assert keys == {"model0.0.weight", "model0.0.bias", "model1.0.0.weight_orig", "model1.0.0.weight_u",
+                    "model1.0.0.weight_v", "model2.0.weight", "model2.0.bias"}
+
+
+def test_conv_norm_variants() -> None:
+    batch = conv_norm(nn.Conv2d(3, 4, 3), spectral=False, norm="batch")
+    assert isinstance(batch[1], nn.BatchNorm2d) and batch[1].affine and batch[0].bias is None
+    instance = conv_norm(nn.Conv2d(3, 4, 3), norm="instance")
+    assert isinstance(instance[1], nn.InstanceNorm2d) and not instance[1].affine
+    bare = conv_norm(nn.Conv2d(3, 4, 3), spectral=False, norm="none")
+    assert isinstance(bare, nn.Conv2d) and bare.bias is not None
+    with pytest.raises(ValueError, match="instance, batch, syncbatch, none"):
+        conv_norm(nn.Conv2d(3, 4, 3), norm="group")
+
+
+def test_wrong_input_channels_are_clear() -> None:
+    discriminator = MultiscaleDiscriminator(in_channels=5, ndf=4)
+    with pytest.raises(ValueError, match=r"expected \(N, 5, H, W\)"):
+        discriminator(torch.randn(1, 4, 32, 32))
+
+
+def test_patch_logits_depend_on_the_label_map() -> None:
+    torch.manual_seed(0)
+    discriminator = MultiscaleDiscriminator(in_channels=5, num_D=1, n_layers_D=2, ndf=4).eval()
+    image = torch.rand(1, 3, 16, 16) * 2 - 1
+    label_a = F.one_hot(torch.zeros(1, 16, 16, dtype=torch.long), 2).permute(0, 3, 1, 2).float()
+    label_b = 1 - label_a
+    logits_a = discriminator(torch.cat([label_a, image], 1))[0][-1]
+    logits_b = discriminator(torch.cat([label_b, image], 1))[0][-1]
+    assert not torch.allclose(logits_a, logits_b)
