@@ -1,0 +1,43 @@
+"""Colours for label maps: draw class ids as a picture, and a default palette for datasets that bring none."""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Sequence
+
+import torch
+
+from spade_lesson.data.semantic import IGNORE_INDEX
+
+GOLDEN_ANGLE = 0.381966  # fraction of the colour wheel between consecutive default hues; never repeats a hue
+
+
+def default_palette(num_classes: int) -> list[tuple[int, int, int]]:
+    """num_classes distinct RGB colours: hues spread by the golden angle, lightness alternating so neighbours differ."""
+    colors = []
+    for index in range(num_classes):
+        hue = (index * GOLDEN_ANGLE) % 1.0
+        lightness = (0.45, 0.65, 0.3)[index % 3]
+        red, green, blue = colorsys.hls_to_rgb(hue, lightness, 0.75)
+        colors.append((round(red * 255), round(green * 255), round(blue * 255)))
+    return colors
+
+
+def default_class_names(num_classes: int) -> list[str]:
+    """Names for a dataset without dataset.json: "class 0", "class 1", ..."""
+    return [f"class {index}" for index in range(num_classes)]
+
+
+def colorize(label: torch.Tensor, palette: Sequence[Sequence[int]]) -> torch.Tensor:
+    """label: (H, W) int class ids -> uint8 (H, W, 3), each id drawn in its palette colour, 255 (don't care) black."""
+    if label.dim() != 2 or label.dtype.is_floating_point:
+        raise ValueError(f"colorize: label must be an integer tensor (H, W), got {tuple(label.shape)} {label.dtype}")
+    num_classes = len(palette)
+    label = label.long()
+    bad = (label != IGNORE_INDEX) & ((label < 0) | (label >= num_classes))
+    if bad.any():
+        raise ValueError(f"colorize: label holds class id {int(label[bad][0])} but the palette has {num_classes} "
+                         f"colours (valid ids 0..{num_classes - 1}, or {IGNORE_INDEX} = don't care)")
+    lookup = torch.zeros(256, 3, dtype=torch.uint8)
+    lookup[:num_classes] = torch.tensor([tuple(color) for color in palette], dtype=torch.uint8).reshape(-1, 3)
+    return lookup[label]
