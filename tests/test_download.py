@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spade_lesson.data import download
+from spade_lesson.data import download, load_dataset
 from spade_lesson.data.download import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -276,6 +276,8 @@ def test_facades_base_to_train_extended_to_val(server, tmp_path, capsys):
     assert sorted(p.name for p in (out_dir / "train" / "images").iterdir()) == ["cmp_b0001.jpg", "cmp_b0002.jpg"]
     assert sorted(p.name for p in (out_dir / "val" / "labels").iterdir()) == ["cmp_x0001.png", "cmp_x0002.png"]
     assert np.array_equal(_label(out_dir / "train" / "labels" / "cmp_b0001.png"), _ids([255, 0, 1, 11, 255]))
+    val = load_dataset("facades", root=tmp_path, split="val", size=4)  # the DATA engineer's reader takes it as is
+    assert len(val) == 2 and val.num_classes == 12 and val[0]["label"].shape == (4, 4)
 
 
 def test_ade20k_shifts_ids_and_keeps_both_splits(server, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Download and prepare the real datasets of the SPADE paper (CMP Facades, ADE20K, Cityscapes) or an instructor's own archive.
+"""Download and prepare the SPADE paper's real datasets (CMP Facades, ADE20K, Cityscapes) or an instructor's archive.
 
     python data/download.py facades --root data/        # CMP Facade Database: base -> train, extended -> val
     python data/download.py ade20k --root data/         # ADE20K SceneParsing (ADEChallengeData2016.zip)
@@ -7,8 +7,8 @@
 
 Archives are kept in <root>/downloads/. A download resumes with HTTP Range from <file>.part and gets its final name only
 after it is verified (sha256 when one is known, and always the archive's own CRCs). The dataset is written as
-<root>/<name>/{dataset.json, train/, val/} (the format SegmentationFolder reads) in a staging folder that is renamed into
-place with its `.prepared` marker, so a re-run with everything in place does nothing.
+<root>/<name>/{dataset.json, train/, val/} (the format SegmentationFolder reads) in a staging folder that is renamed
+into place with its `.prepared` marker, so a re-run with everything in place does nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import shutil
 import stat
 import sys
 import tarfile
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -60,21 +59,21 @@ FACADES_CLASSES = ("background", "facade", "window", "door", "cornice", "sill", 
                    "pillar", "shop")
 
 ADE20K_URL = "http://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip"
-ADE20K_CLASSES = (
+ADE20K_CLASSES = (  # the 150 SceneParsing classes; annotation value k is class k - 1
     "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass", "cabinet", "sidewalk",
     "person", "earth", "door", "table", "mountain", "plant", "curtain", "chair", "car", "water", "painting", "sofa",
     "shelf", "house", "sea", "mirror", "rug", "field", "armchair", "seat", "fence", "desk", "rock", "wardrobe", "lamp",
-    "bathtub", "railing", "cushion", "base", "box", "column", "signboard", "chest of drawers", "counter", "sand", "sink",
-    "skyscraper", "fireplace", "refrigerator", "grandstand", "path", "stairs", "runway", "case", "pool table", "pillow",
-    "screen door", "stairway", "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower", "book", "hill",
-    "bench", "countertop", "stove", "palm", "kitchen island", "computer", "swivel chair", "boat", "bar",
-    "arcade machine", "hovel", "bus", "towel", "light", "truck", "tower", "chandelier", "awning", "streetlight", "booth",
-    "television receiver", "airplane", "dirt track", "apparel", "pole", "land", "bannister", "escalator", "ottoman",
-    "bottle", "buffet", "poster", "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer", "plaything",
-    "swimming pool", "stool", "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven", "ball",
-    "food", "step", "tank", "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher", "screen",
-    "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier", "crt screen",
-    "plate", "monitor", "bulletin board", "shower", "radiator", "glass", "clock", "flag",
+    "bathtub", "railing", "cushion", "base", "box", "column", "signboard", "chest of drawers", "counter", "sand",
+    "sink", "skyscraper", "fireplace", "refrigerator", "grandstand", "path", "stairs", "runway", "case", "pool table",
+    "pillow", "screen door", "stairway", "river", "bridge", "bookcase", "blind", "coffee table", "toilet", "flower",
+    "book", "hill", "bench", "countertop", "stove", "palm", "kitchen island", "computer", "swivel chair", "boat", "bar",
+    "arcade machine", "hovel", "bus", "towel", "light", "truck", "tower", "chandelier", "awning", "streetlight",
+    "booth", "television receiver", "airplane", "dirt track", "apparel", "pole", "land", "bannister", "escalator",
+    "ottoman", "bottle", "buffet", "poster", "stage", "van", "ship", "fountain", "conveyer belt", "canopy", "washer",
+    "plaything", "swimming pool", "stool", "barrel", "basket", "waterfall", "tent", "bag", "minibike", "cradle", "oven",
+    "ball", "food", "step", "tank", "trade name", "microwave", "pot", "animal", "bicycle", "lake", "dishwasher",
+    "screen", "blanket", "sculpture", "hood", "sconce", "vase", "traffic light", "tray", "ashcan", "fan", "pier",
+    "crt screen", "plate", "monitor", "bulletin board", "shower", "radiator", "glass", "clock", "flag",
 )
 
 CITYSCAPES_SITE = "https://www.cityscapes-dataset.com"
@@ -148,7 +147,7 @@ def _content_range(header: str) -> tuple[int | None, int | None]:
 
 
 def _transfer(url: str, part: Path) -> None:
-    """One attempt: append the rest of url to part (Range: bytes=<size>-), or restart it when the server ignores Range."""
+    """One attempt: append the rest of url to part (Range: bytes=<size>-), restarting if the server ignores Range."""
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": "spade-lesson-download"}
     if have:
@@ -248,7 +247,7 @@ def _verify(path: Path, sha256: str | None, fix: str) -> None:
 
 
 def fetch(url: str, dest: Path, sha256: str | None = None) -> Path:
-    """Download url to dest via dest.part (resumable), verify it, then rename it; an existing dest is only re-verified."""
+    """Download url to dest via dest.part (resumable), verify it, then rename it; an existing dest is re-verified."""
     if dest.exists():
         _verify(dest, sha256, "delete it (or fix --sha256) and run again")
         return dest
@@ -312,13 +311,13 @@ def _tar_entry(archive: Path, source: tarfile.TarFile, member: tarfile.TarInfo) 
 
 
 def _unpack(archive: Path, entries: list[_Entry], target: Path, select: Callable[[str], bool]) -> None:
-    """Write the selected entries into a temp folder beside target, then rename it to target.
-
-    Links are never created on disk: a link to a file inside the archive is written as a copy of that file, others are
-    skipped. Every entry was checked before anything is written, so nothing lands outside target.
-    """
+    """Write the selected entries into a temp folder beside target, then rename it to target."""
+    # Every entry was checked before this runs, and links are never created on disk (a link to a file inside the
+    # archive is written as a copy of that file, others are skipped), so nothing can land outside target.
     files = {entry.path: entry for entry in entries if entry.kind == "file"}
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    temp = target.with_name(f".{target.name}.extracting")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir()
     try:
         for entry in tqdm(entries, desc=f"extracting {archive.name}", unit="entry"):
             if not entry.path.parts or not select(str(entry.path)):
@@ -356,9 +355,8 @@ def extract(archive: Path, target: Path, select: Callable[[str], bool] = lambda 
 
 def _write_atomic(path: Path, text: str) -> None:
     """Write text to path through a temp file in the same folder and os.replace."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(text)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temp.write_text(text, encoding="utf-8")
     os.replace(temp, path)
 
 
@@ -371,7 +369,8 @@ def _write_image(src: Path, folder: Path, stem: str, move: bool) -> None:
             if not as_is:
                 image.convert("RGB").save(folder / f"{stem}.png")
     except (UnidentifiedImageError, OSError) as err:
-        raise DownloadError(f"{src.name}: not a readable image ({err}); remove it from the archive or replace it") from None
+        raise DownloadError(f"{src.name}: not a readable image ({err}); remove it from the archive or replace it"
+                            ) from None
     if as_is:
         (os.replace if move else shutil.copyfile)(src, folder / f"{stem}{suffix}")
 
@@ -385,7 +384,8 @@ def _write_label(src: Path, dest: Path, lut: np.ndarray | None) -> np.ndarray:
                                     f"PNGs of class ids (255 = don't care), not colour pictures")
             ids = np.asarray(label)
     except (UnidentifiedImageError, OSError) as err:
-        raise DownloadError(f"{src.name}: not a readable PNG ({err}); remove it from the archive or replace it") from None
+        raise DownloadError(f"{src.name}: not a readable PNG ({err}); remove it from the archive or replace it"
+                            ) from None
     ids = ids if lut is None else lut[ids]
     Image.fromarray(ids.astype(np.uint8)).save(dest)
     return np.bincount(ids.ravel(), minlength=256) > 0
@@ -410,7 +410,9 @@ def _write(plan: _Plan, out: Path, name: str) -> dict[str, int]:
     palette = plan.palette if plan.palette and len(plan.palette) == len(class_names) else None
     info = {"name": name, "class_names": list(class_names), "palette": palette or default_palette(len(class_names)),
             "ignore_index": IGNORE_INDEX, "source": plan.source}
-    _write_atomic(out / "dataset.json", json.dumps(info, indent=1) + "\n")
+    # indented JSON, each palette colour kept on one line as [r, g, b]
+    text = re.sub(r"\[\s+(\d+),\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2, \3]", json.dumps(info, indent=1))
+    _write_atomic(out / "dataset.json", text + "\n")
     counts = {split: len(pairs) for split, pairs in plan.pairs.items()}
     _write_atomic(out / MARKER, json.dumps(counts) + "\n")
     return counts
@@ -438,7 +440,7 @@ def _pairs(images: Path, labels: Path, origin: str, suffixes: tuple[str, ...] = 
     missing = [p for p in found if not (labels / f"{p.stem}.png").is_file()]
     if missing:
         raise DownloadError(f"{origin}: {len(missing)} image(s) without a label, e.g. {images.name}/{missing[0].name} "
-                            f"has no {labels.name}/{missing[0].stem}.png; every image needs a label PNG of the same stem")
+                            f"has no {labels.name}/{missing[0].stem}.png; every image needs a label PNG of its stem")
     return [(p.stem, p, labels / f"{p.stem}.png") for p in found]
 
 
@@ -446,7 +448,7 @@ def _pairs(images: Path, labels: Path, origin: str, suffixes: tuple[str, ...] = 
 
 
 def _facades_plan(archives: list[Path], sources: Path) -> _Plan:
-    """CMP Facades: base/ -> train, extended/ -> val; label PNG index k in 1..12 -> class k - 1, anything else -> 255."""
+    """CMP Facades: base/ -> train, extended/ -> val; label index k in 1..12 -> class k - 1, anything else -> 255."""
     pairs = {}
     for split, archive, folder in (("train", archives[0], "base"), ("val", archives[1], "extended")):
         tree = extract(archive, sources / folder) / folder
@@ -468,10 +470,7 @@ def _ade20k_plan(archives: list[Path], sources: Path) -> _Plan:
 
 def _cityscapes_source(local: Path, archive_and_folder: tuple[str, str], sources: Path,
                        pattern: str) -> tuple[Path, bool]:
-    """The folder holding gtFine/ or leftImg8bit/: the verified zip in local, extracted, else local's own unpacked copy.
-
-    Returns (folder, whether it is our own extraction).
-    """
+    """(folder holding gtFine/ or leftImg8bit/, whether we unpacked it): local's zip verified and unpacked, or local."""
     archive_name, folder = archive_and_folder
     archive = local / archive_name
     if archive.is_file():
@@ -509,7 +508,7 @@ def _cityscapes_plan(local: Path, sources: Path) -> _Plan:
 
 
 def _custom_splits(base: Path) -> dict[str, tuple[Path, Path]]:
-    """The (images, labels) folders per split of base: train/images + val/images, images/train + images/val, or images/."""
+    """The (images, labels) folders per split of base: <split>/images, images/<split>, or images/ alone (train)."""
     splits = {}
     for split in ("train", "val"):
         for images, labels in ((base / split / "images", base / split / "labels"),
@@ -530,8 +529,8 @@ def _custom_plan(archive: Path, url: str, sources: Path) -> _Plan:
         base = children[0]
     splits = _custom_splits(base)
     if not splits:
-        raise DownloadError(f"{url}: the archive holds no images/ and labels/ folders; pack images/<stem>.jpg|.png with "
-                            f"labels/<stem>.png (optionally under train/ and val/, or in one top-level folder)")
+        raise DownloadError(f"{url}: the archive holds no images/ and labels/ folders; pack images/<stem>.jpg|.png "
+                            f"with labels/<stem>.png (optionally under train/ and val/, or in one top-level folder)")
     meta = {}
     if (base / "dataset.json").is_file():
         try:
@@ -595,13 +594,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Download and prepare a real dataset as <root>/<name>/{dataset.json, train/, val/}.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n  python data/download.py facades --root data/\n  python data/download.py ade20k --root data/\n"
+        epilog="examples:\n  python data/download.py facades --root data/\n"
+               "  python data/download.py ade20k --root data/\n"
                "  python data/download.py cityscapes --local ~/Downloads\n"
                "  python data/download.py --url https://example.org/mine.zip --name mine --sha256 HEX")
-    parser.add_argument("dataset", nargs="?", choices=("facades", "ade20k", "cityscapes"), help="a dataset of the paper")
+    parser.add_argument("dataset", nargs="?", choices=("facades", "ade20k", "cityscapes"),
+                        help="a dataset of the paper")
     parser.add_argument("--root", type=Path, default=Path("data"),
                         help="folder that receives <name>/ and downloads/ (default: data)")
-    parser.add_argument("--mirror", help="facades/ade20k: base URL serving the official archives under their file names")
+    parser.add_argument("--mirror",
+                        help="facades/ade20k: base URL serving the official archives under their own file names")
     parser.add_argument("--local", type=Path, help="cityscapes: folder holding the two zips or their unpacked folders "
                                                    "(default: <root>/downloads)")
     parser.add_argument("--url", help="your own zip or tar(.gz) archive holding images/ and labels/")
