@@ -435,6 +435,13 @@ def test_image_without_label_names_it(server, tmp_path, capsys):
     assert status == 1 and "labels/b.png" in _error_line(err)
 
 
+def test_two_images_with_one_stem_are_refused(server, tmp_path, capsys):
+    server.files["/mine.zip"] = _zip({**_custom_entries(), "images/a.png": _png(np.zeros((6, 8, 3)))})
+    status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                          capsys=capsys)
+    assert status == 1 and "'a'" in _error_line(err)
+
+
 def test_404_is_one_line_naming_the_url(server, tmp_path, capsys):
     url = _url(server, "/missing.zip")
     status, _, err = _run("--url", url, "--name", "missing", "--root", str(tmp_path), capsys=capsys)

@@ -31,6 +31,7 @@ import urllib.parse
 import urllib.request
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -121,7 +122,7 @@ class _Plan:
     pairs: dict[str, list[Pair]]
     lut: np.ndarray | None  # (256,) uint8 source id -> our class id (255 = don't care); None keeps ids as they are
     class_names: tuple[str, ...] | None  # None: default_class_names up to the largest id the labels hold
-    palette: list[list[int]] | None  # None: generated
+    palette: list[list[int]] | None  # None: default_palette
     source: str
     move_images: bool  # images may be moved (they live in our own extraction folder) rather than copied
 
@@ -437,6 +438,9 @@ def _pairs(images: Path, labels: Path, origin: str, suffixes: tuple[str, ...] = 
     found = sorted(p for p in images.iterdir() if p.suffix.lower() in suffixes) if images.is_dir() else []
     if not found:
         raise DownloadError(f"{origin}: no images found in {images.name}/; is this the right archive?")
+    twins = sorted(stem for stem, count in Counter(p.stem for p in found).items() if count > 1)
+    if twins:
+        raise DownloadError(f"{origin}: several images share the stem {twins[0]!r} in {images.name}/; keep one per stem")
     missing = [p for p in found if not (labels / f"{p.stem}.png").is_file()]
     if missing:
         raise DownloadError(f"{origin}: {len(missing)} image(s) without a label, e.g. {images.name}/{missing[0].name} "
