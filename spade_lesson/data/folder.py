@@ -96,7 +96,7 @@ def pair_files(folder: Path) -> tuple[list[Path], list[Path]]:
                              f"re-export it losslessly as labels/{stem}.png")
     unlabeled, orphans = sorted(images.keys() - labels.keys()), sorted(labels.keys() - images.keys())
     if unlabeled or orphans:
-        problems = [f"{len(names)} in {side} lack a partner in {other} ({', '.join(names[:SHOWN])}"
+        problems = [f"{len(names)} file(s) in {side} have no partner in {other} ({', '.join(names[:SHOWN])}"
                     f"{', ...' if len(names) > SHOWN else ''})"
                     for names, side, other in ((unlabeled, "images/", "labels/"), (orphans, "labels/", "images/"))
                     if names]
@@ -156,12 +156,14 @@ def read_label(path: Path, num_classes: int) -> np.ndarray:
     except (OSError, ValueError, SyntaxError) as error:
         raise ValueError(f"{path}: cannot read this label image ({error}); replace or re-export the file") from None
     if label is None:
-        raise ValueError(f"{path} is a {mode} image; labels must be single-channel PNGs of class ids 0..C-1 "
+        article = "an" if mode[0] in "AEFHILMNORSX" else "a"  # as the mode's first letter is spoken
+        raise ValueError(f"{path} is {article} {mode} image; labels must be single-channel PNGs of class ids 0..C-1 "
                          f"({IGNORE_INDEX} = don't care): convert colours to ids first (one id per colour)")
     bad = ((label < 0) | (label >= num_classes)) & (label != IGNORE_INDEX)
     if bad.any():
         value = int(label[bad][0])
-        what, fix = ("palette index", "; palette labels must index colours by class id") if mode == "P" else ("id", "")
+        what = "palette index" if mode == "P" else "class id"
+        fix = "; palette labels must index colours by class id" if mode == "P" else ""
         raise ValueError(f"{path}: {what} {value} is out of range; valid class ids are 0..{num_classes - 1} "
                          f"({IGNORE_INDEX} = don't care){fix}")
     return label.astype(np.uint8)

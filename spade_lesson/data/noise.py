@@ -12,7 +12,7 @@ def lattice_coordinates(length: int, cells: int) -> tuple[np.ndarray, np.ndarray
     """For `length` pixel centres over `cells` lattice cells: each centre's left lattice point and smoothstep weight."""
     position = (np.arange(length, dtype=np.float32) + 0.5) / length * cells
     left = np.minimum(position.astype(np.int64), cells - 1)
-    t = position - left
+    t = position - left.astype(np.float32)
     weight = t * t * (3.0 - 2.0 * t)  # smoothstep: the curve has zero slope at every lattice point
     left.flags.writeable = weight.flags.writeable = False
     return left, weight

@@ -33,6 +33,8 @@ def colorize(label: torch.Tensor, palette: Sequence[Sequence[int]]) -> torch.Ten
     if label.dim() != 2 or label.dtype.is_floating_point:
         raise ValueError(f"colorize: label must be an integer tensor (H, W), got {tuple(label.shape)} {label.dtype}")
     num_classes = len(palette)
+    if not 1 <= num_classes <= IGNORE_INDEX:
+        raise ValueError(f"colorize: the palette has {num_classes} colours; give 1 to {IGNORE_INDEX} (one per class)")
     label = label.long()
     bad = (label != IGNORE_INDEX) & ((label < 0) | (label >= num_classes))
     if bad.any():

@@ -221,7 +221,7 @@ def rock_painter(base: float, cx: float, radius: float, wobble: tuple[np.ndarray
         stone = (dx * dx + dy * dy < edge * edge) & (y[rows] < base)
         scene.label[rows, cols][stone] = ROCK
         scene.far[rows, cols][stone] = ground_far(base, scene.horizon)
-        scene.height[rows, cols][stone] = np.broadcast_to(1.0 + dy, stone.shape)[stone]
+        scene.height[rows, cols][stone] = np.broadcast_to(np.clip(1.0 + dy, 0.0, 1.0), stone.shape)[stone]
         scene.slope[rows, cols][stone] = np.broadcast_to(dx, stone.shape)[stone]
 
     return paint

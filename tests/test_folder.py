@@ -1,0 +1,223 @@
+"""SegmentationFolder and load_dataset: good folders load, every bad input is a one-line error naming the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from spade_lesson.data import Landscapes, SegmentationFolder, load_dataset
+from spade_lesson.data.palette import default_palette
+
+NAMES = ["wall", "window", "door"]
+PALETTE = [[200, 200, 200], [0, 0, 255], [255, 0, 0]]
+
+
+def write_pair(folder: Path, stem: str, label: np.ndarray, image_suffix: str = ".jpg") -> None:
+    """images/<stem><suffix> (a gradient) and labels/<stem>.png (single-channel ids) in folder."""
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "labels").mkdir(parents=True, exist_ok=True)
+    height, width = label.shape
+    ramp = np.linspace(0, 255, width, dtype=np.uint8)
+    Image.fromarray(np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1)).save(folder / "images" / f"{stem}{image_suffix}")
+    Image.fromarray(label.astype(np.uint8), mode="L").save(folder / "labels" / f"{stem}.png")
+
+
+def stripes(height: int = 20, width: int = 30) -> np.ndarray:
+    """A label map of three horizontal bands: ids 0, 1, 2."""
+    label = np.zeros((height, width), dtype=np.uint8)
+    label[height // 3:] = 1
+    label[2 * height // 3:] = 2
+    return label
+
+
+@pytest.fixture
+def prepared(tmp_path: Path) -> Path:
+    """<tmp>/facades with dataset.json and a train split of two pairs (one with don't-care pixels)."""
+    root = tmp_path / "facades"
+    write_pair(root / "train", "a", stripes())
+    unsure = stripes()
+    unsure[0, :5] = 255
+    write_pair(root / "train", "b", unsure, image_suffix=".png")
+    meta = {"name": "facades", "class_names": NAMES, "palette": PALETTE, "ignore_index": 255, "source": "test"}
+    (root / "dataset.json").write_text(json.dumps(meta))
+    return root
+
+
+def one_line_error(error: pytest.ExceptionInfo, *parts: str) -> None:
+    """The message is one line and mentions every part."""
+    message = str(error.value)
+    assert "\n" not in message, message
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+
+
+def test_prepared_folder_loads(prepared: Path) -> None:
+    dataset = SegmentationFolder(prepared, split="train", size=16)
+    assert len(dataset) == 2 and dataset.class_names == NAMES and dataset.num_classes == 3
+    assert dataset.palette == [tuple(color) for color in PALETTE]
+    item = dataset[0]
+    assert set(item) == {"label", "image"}
+    assert item["label"].shape == (16, 16) and item["label"].dtype == torch.int64
+    assert item["image"].shape == (3, 16, 16) and item["image"].dtype == torch.float32
+    assert -1.0 <= item["image"].min() < -0.8 and 0.8 < item["image"].max() <= 1.0
+    assert item["label"].unique().tolist() == [0, 1, 2], "nearest resizing keeps class ids exact"
+    assert item["label"][0, 0] == 0 and item["label"][-1, 0] == 2
+    assert 255 in dataset[1]["label"].unique().tolist()
+
+
+def test_size_as_height_width(prepared: Path) -> None:
+    item = SegmentationFolder(prepared, size=(12, 24))[0]
+    assert item["label"].shape == (12, 24) and item["image"].shape == (3, 12, 24)
+
+
+@pytest.mark.parametrize("size", [0, (12,), "16", 16.0, (12, True)])
+def test_bad_size(prepared: Path, size: object) -> None:
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared, size=size)
+    one_line_error(error, "size=")
+
+
+def test_plain_folder_infers_classes(tmp_path: Path) -> None:
+    label = stripes()
+    label[0, 0] = 255
+    write_pair(tmp_path, "x", label)
+    dataset = SegmentationFolder(tmp_path, size=8)
+    assert dataset.num_classes == 3 and dataset.class_names == ["class 0", "class 1", "class 2"]
+    assert dataset.palette == default_palette(3)
+    wider = SegmentationFolder(tmp_path, size=8, num_classes=5)
+    assert wider.num_classes == 5 and len(wider.palette) == 5
+
+
+def test_palette_png_reads_indices_not_colours(tmp_path: Path) -> None:
+    write_pair(tmp_path, "p", stripes())
+    indexed = Image.fromarray(stripes(), mode="P")
+    indexed.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * (256 * 3 - 9))
+    indexed.save(tmp_path / "labels" / "p.png")
+    assert Image.open(tmp_path / "labels" / "p.png").mode == "P"
+    dataset = SegmentationFolder(tmp_path, size=(20, 30))
+    assert dataset.num_classes == 3
+    assert torch.equal(dataset[0]["label"], torch.from_numpy(stripes().astype(np.int64)))
+
+
+def test_missing_pairs_name_stems_and_sides(tmp_path: Path) -> None:
+    write_pair(tmp_path, "both", stripes())
+    write_pair(tmp_path, "lonely", stripes())
+    (tmp_path / "labels" / "lonely.png").unlink()
+    Image.fromarray(stripes(), mode="L").save(tmp_path / "labels" / "orphan.png")
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(tmp_path)
+    one_line_error(error, "lonely", "orphan", "images/", "labels/")
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_colour_label_is_refused(tmp_path: Path, mode: str) -> None:
+    write_pair(tmp_path, "c", stripes())
+    Image.new(mode, (30, 20), (10, 20, 30)).save(tmp_path / "labels" / "c.png")
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(tmp_path)
+    one_line_error(error, str(tmp_path / "labels" / "c.png"), f"is an {mode} image", "single-channel")
+
+
+def test_colour_palette_label_is_refused(prepared: Path) -> None:
+    coded = Image.fromarray(stripes() * 40, mode="P")  # indices 0, 40, 80: colours, not class ids
+    coded.putpalette(list(range(256)) * 3)
+    coded.save(prepared / "train" / "labels" / "a.png")
+    dataset = SegmentationFolder(prepared)
+    with pytest.raises(ValueError) as error:
+        dataset[0]
+    one_line_error(error, "a.png", "palette index 40", "0..2")
+
+
+def test_out_of_range_id_is_caught_when_loaded(prepared: Path) -> None:
+    label = stripes()
+    label[5, 5] = 7
+    Image.fromarray(label, mode="L").save(prepared / "train" / "labels" / "b.png")
+    dataset = SegmentationFolder(prepared)  # dataset.json gives the classes: files are checked lazily
+    dataset[0]
+    with pytest.raises(ValueError) as error:
+        dataset[1]
+    one_line_error(error, str(prepared / "train" / "labels" / "b.png"), "class id 7", "0..2", "255")
+
+
+def test_size_mismatch_names_both_files(prepared: Path) -> None:
+    Image.fromarray(stripes(10, 30), mode="L").save(prepared / "train" / "labels" / "a.png")
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)[0]
+    one_line_error(error, "images/a.jpg", "labels/a.png", "30x20", "30x10")
+
+
+@pytest.mark.parametrize("side", ["images/a.jpg", "labels/a.png"])
+def test_corrupt_file_is_named(prepared: Path, side: str) -> None:
+    (prepared / "train" / side).write_bytes(b"this is not an image")
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)[0]
+    one_line_error(error, side, "cannot read")
+
+
+def test_jpeg_label_is_refused(tmp_path: Path) -> None:
+    write_pair(tmp_path, "j", stripes())
+    (tmp_path / "labels" / "j.png").rename(tmp_path / "labels" / "j.jpg")
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(tmp_path)
+    one_line_error(error, "j.jpg", "PNG")
+
+
+def test_empty_and_missing_folders(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as error:
+        SegmentationFolder(tmp_path / "nowhere")
+    one_line_error(error, "nowhere")
+    with pytest.raises(FileNotFoundError) as error:
+        SegmentationFolder(tmp_path)
+    one_line_error(error, "images/", "labels/")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(tmp_path)
+    one_line_error(error, "no files")
+
+
+def test_missing_split_lists_the_splits(prepared: Path) -> None:
+    with pytest.raises(FileNotFoundError) as error:
+        SegmentationFolder(prepared, split="val")
+    one_line_error(error, "val", "splits found: train")
+
+
+def test_dataset_json_problems(prepared: Path) -> None:
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared, num_classes=4)
+    one_line_error(error, "num_classes=4", "dataset.json", "3 classes")
+    (prepared / "dataset.json").write_text(json.dumps({"class_names": NAMES, "palette": PALETTE[:2]}))
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)
+    one_line_error(error, "dataset.json", "2 colours for 3 names")
+    (prepared / "dataset.json").write_text("{not json")
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)
+    one_line_error(error, "dataset.json", "cannot read")
+
+
+def test_load_dataset_by_name_and_path(prepared: Path) -> None:
+    landscapes = load_dataset("landscapes", size=32)
+    assert isinstance(landscapes, Landscapes) and landscapes.size == 32
+    validation = load_dataset("landscapes", split="val", size=32)
+    assert not torch.equal(landscapes[0]["label"], validation[0]["label"])
+    by_name = load_dataset("facades", root=prepared.parent, size=8)
+    by_path = load_dataset(str(prepared), size=8)
+    assert by_name.class_names == by_path.class_names == NAMES and len(by_name) == len(by_path) == 2
+
+
+def test_load_dataset_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError) as error:
+        load_dataset("ade20k", root=tmp_path)
+    one_line_error(error, "ade20k", "python data/download.py ade20k --root")
+    with pytest.raises(ValueError) as error:
+        load_dataset("imagenet", root=tmp_path)
+    one_line_error(error, "'imagenet'", "landscapes")
+    with pytest.raises(ValueError) as error:
+        load_dataset("landscapes", split="test")
+    one_line_error(error, "split='test'")
