@@ -157,7 +157,7 @@ def test_sample_writes_the_official_generators_images(reference: dict, tmp_path:
     labels = []
     for i, label in enumerate(reference["inputs"]["label"]):
         labels.append(tmp_path / f"label_{i}.png")
-        Image.fromarray(label.numpy().astype(np.uint8), mode="L").save(labels[-1])
+        Image.fromarray(label.numpy().astype(np.uint8)).save(labels[-1])
     out = tmp_path / "out"
     code = official.sample_main(["--checkpoint", str(checkpoint), "--opt", str(opt_txt), "--labels",
                                  *map(str, labels), "--out", str(out)])
@@ -165,7 +165,8 @@ def test_sample_writes_the_official_generators_images(reference: dict, tmp_path:
     assert sorted(path.name for path in out.iterdir()) == ["label_0.png", "label_1.png"]
     expected = ((reference["outputs"]["fake"] + 1) * 127.5).permute(0, 2, 3, 1).numpy()
     for i in range(2):
-        written = np.asarray(Image.open(out / f"label_{i}.png").convert("RGB")).astype(np.float32)
+        with Image.open(out / f"label_{i}.png") as png:
+            written = np.asarray(png.convert("RGB")).astype(np.float32)
         assert np.abs(written - expected[i]).max() <= 0.51
 
 
@@ -176,13 +177,14 @@ def test_sample_with_instance_maps(tmp_path: Path) -> None:
     torch.save(generator.state_dict(), tmp_path / "G.pth")
     opt_txt = _write_opt_txt(options, tmp_path / "opt.txt")
     label = np.random.default_rng(0).integers(0, 3, (48, 48), dtype=np.uint8)
-    Image.fromarray(label, mode="L").save(tmp_path / "a.png")
+    Image.fromarray(label).save(tmp_path / "a.png")
     Image.fromarray((np.arange(48 * 48).reshape(48, 48) // 300).astype(np.uint16)).save(tmp_path / "a_inst.png")
     common = ["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels", str(tmp_path / "a.png")]
     with_instances = ["--instances", str(tmp_path / "a_inst.png"), "--out", str(tmp_path / "x")]
     assert official.sample_main([*common, *with_instances]) == 0
     assert official.sample_main([*common, "--out", str(tmp_path / "y")]) == 0
-    assert Image.open(tmp_path / "x" / "a.png").size == (32, 32)
+    with Image.open(tmp_path / "x" / "a.png") as written:
+        assert written.size == (32, 32)
 
 
 def test_sample_errors_are_one_line(reference: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -197,7 +199,7 @@ def test_sample_errors_are_one_line(reference: dict, tmp_path: Path, capsys: pyt
                                  "--labels", str(rgb), "--out", str(tmp_path / "out")]) == 1
     assert "single-channel" in capsys.readouterr().err
     too_big = tmp_path / "ids.png"
-    Image.fromarray(np.full((8, 8), 40, dtype=np.uint8), mode="L").save(too_big)
+    Image.fromarray(np.full((8, 8), 40, dtype=np.uint8)).save(too_big)
     assert official.sample_main(["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt),
                                  "--labels", str(too_big), "--out", str(tmp_path / "out")]) == 1
     assert "ids.png" in capsys.readouterr().err
