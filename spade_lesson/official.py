@@ -224,7 +224,12 @@ def _sample(args: argparse.Namespace) -> None:
     stems = [path.stem for path in labels]
     if len(set(stems)) != len(stems):
         raise ValueError("--labels holds two files with the same name: outputs are named after them, rename one")
-    device = torch.device(args.device)
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as error:
+        raise ValueError(f"--device {args.device!r} is not a torch device: use cpu, cuda or cuda:N") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: no CUDA GPU is available here; use --device cpu")
     generator.to(device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -253,7 +258,9 @@ def sample_main(argv: list[str] | None = None) -> int:
         description="Run an official NVlabs/SPADE generator on label-map PNGs (official class ids) and write images.")
     parser.add_argument("--checkpoint", required=True, help="the official latest_net_G.pth")
     parser.add_argument("--opt", required=True, help="the official opt.txt saved with the checkpoint")
-    parser.add_argument("--labels", nargs="+", required=True, help="single-channel PNGs of class ids")
+    parser.add_argument("--labels", nargs="+", required=True,
+                        help="single-channel PNGs of class ids 0..label_nc-1 as the official data loaders produce "
+                             "them (255 = don't care; ADE20K's raw maps need 1 subtracted, their 0 becoming 255)")
     parser.add_argument("--instances", nargs="*", default=None,
                         help="instance-id PNGs, one per label map (when the model uses instance maps; "
                              "without them the class boundaries are used)")

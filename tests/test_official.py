@@ -203,3 +203,12 @@ def test_sample_errors_are_one_line(reference: dict, tmp_path: Path, capsys: pyt
     assert official.sample_main(["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt),
                                  "--labels", str(too_big), "--out", str(tmp_path / "out")]) == 1
     assert "ids.png" in capsys.readouterr().err
+
+
+def test_sample_refuses_a_bad_device(reference: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    torch.save(reference["G_state_dict"], tmp_path / "G.pth")
+    opt_txt = _write_opt_txt(reference["options"], tmp_path / "opt.txt")
+    Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "a.png")
+    assert official.sample_main(["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels",
+                                 str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--device", "gpu"]) == 1
+    assert "--device 'gpu'" in capsys.readouterr().err
