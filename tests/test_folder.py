@@ -23,7 +23,8 @@ def write_pair(folder: Path, stem: str, label: np.ndarray, image_suffix: str = "
     (folder / "labels").mkdir(parents=True, exist_ok=True)
     height, width = label.shape
     ramp = np.linspace(0, 255, width, dtype=np.uint8)
-    Image.fromarray(np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1)).save(folder / "images" / f"{stem}{image_suffix}")
+    gradient = np.stack([np.tile(ramp, (height, 1))] * 3, axis=-1)
+    Image.fromarray(gradient).save(folder / "images" / f"{stem}{image_suffix}")
     Image.fromarray(label.astype(np.uint8), mode="L").save(folder / "labels" / f"{stem}.png")
 
 

@@ -39,10 +39,7 @@ class Landscapes(Dataset):
         return self.render(index)
 
     def render(self, index: int, style: int | None = None, time_of_day: str | None = None) -> dict[str, torch.Tensor]:
-        """Item `index`'s label map painted in style number `style` (default: its own), maybe at a given time of day.
-
-        The label map depends only on (seed, index), the look only on (seed, style): one map, many images.
-        """
+        """Item `index`'s label map painted in look number `style` (default: index), optionally at time_of_day."""
         index = operator.index(index)
         if not -self.length <= index < self.length:
             raise IndexError(f"Landscapes: index {index} out of range for {self.length} items")
@@ -50,6 +47,7 @@ class Landscapes(Dataset):
         style = index if style is None else operator.index(style)
         if style < 0:
             raise ValueError(f"Landscapes.render: style={style}; pass a non-negative int (any number is a new look)")
+        # the label map comes from (seed, index) alone and the look from (seed, style) alone: one map, many images
         scene = compose(np.random.default_rng([self.seed, index, 0]), self.size)
         look = draw_style(np.random.default_rng([self.seed, style, 1]), self.num_classes, time_of_day)
         image = paint(scene, look, np.random.default_rng([self.seed, style, 2]))

@@ -44,13 +44,10 @@ def profile(rng: np.random.Generator, length: int, cells: int = 4, octaves: int 
 
 def field(rng: np.random.Generator, height: int, width: int, cells: int = 4, octaves: int = 4,
           roughness: float = 0.5, aspect: float = 1.0) -> np.ndarray:
-    """A 2D fractal noise image (height, width) in [0, 1] whose features are `aspect` times wider than tall.
-
-    The octaves are summed on the finest lattice, so only one upsampling runs at full resolution.
-    """
+    """A 2D fractal noise image (height, width) in [0, 1] whose features are `aspect` times wider than tall."""
     rows = cells * 2 ** (octaves - 1)
     shape = (rows + 1, max(1, round(rows / aspect)) + 1)
-    total = np.zeros(shape, dtype=np.float32)
+    total = np.zeros(shape, dtype=np.float32)  # octaves add up on the finest lattice: one full-size upsampling in all
     amplitude, norm = 1.0, 0.0
     for octave in range(octaves):
         coarse = cells * 2**octave

@@ -181,6 +181,7 @@ def tree_line_painter(base: float, tall: float, half: float, centres: np.ndarray
     """Paint trees whose crowns (one per centre) rise `tall` above `base`, never standing in water."""
 
     def paint(scene: Scene, y: np.ndarray, x: np.ndarray) -> None:
+        """Draw the tree line into scene (label, far, height, slope)."""
         u = (x[0][None, :] - centres[:, None]) / half  # (crowns, W): where each column sits inside each crown
         shape = np.maximum(1.0 - np.abs(u), 0.0) if conifer else np.sqrt(np.maximum(1.0 - u * u, 0.0))
         canopy = (sizes[:, None] * shape).max(axis=0)  # (W,)
@@ -212,6 +213,7 @@ def rock_painter(base: float, cx: float, radius: float, wobble: tuple[np.ndarray
     """Paint a half-buried boulder: a lumpy ellipse (radius wobbling with angle) cut flat at `base`."""
 
     def paint(scene: Scene, y: np.ndarray, x: np.ndarray) -> None:
+        """Draw the boulder into scene (label, far, height, slope)."""
         size = scene.label.shape[0]
         rows = slice(max(int((base - radius) * size) - 1, 0), min(int(base * size) + 1, size))
         cols = slice(max(int((cx - 1.4 * radius) * size) - 1, 0), min(int((cx + 1.4 * radius) * size) + 2, size))

@@ -40,7 +40,7 @@ def draw_style(rng: np.random.Generator, num_classes: int, time_of_day: str | No
         raise ValueError(f"time_of_day={time_of_day!r}: choose one of {', '.join(TIMES_OF_DAY)}")
     top, glow, sunlight, shadow = (np.asarray(c, dtype=np.float32) * rng.uniform(0.9, 1.1, 3).astype(np.float32)
                                    for c in TIMES_OF_DAY[time_of_day])
-    elevation = {"day": (0.3, 1.2), "golden hour": (0.05, 0.3), "dusk": (-0.05, 0.04), "night": (0.4, 0.9)}
+    elevation = {"day": (0.5, 1.6), "golden hour": (0.05, 0.3), "dusk": (-0.05, 0.04), "night": (0.4, 0.9)}
     sun = (float(rng.uniform(0.1, 0.9)), float(rng.uniform(*elevation[time_of_day])))
     return Style(time_of_day=time_of_day, sky_top=top, sky_horizon=glow, sunlight=sunlight, shadow=shadow, sun=sun,
                  haze=float(rng.uniform(0.1, 0.6)), season=float(rng.beta(1.2, 2.5)),

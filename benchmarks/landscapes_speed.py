@@ -1,0 +1,96 @@
+"""How many Landscapes (label, image) pairs one CPU core renders per second, at 128x128 and 256x256.
+
+Run: python benchmarks/landscapes_speed.py   (writes benchmarks/landscapes_speed.json; keeps the best of --repeats)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spade_lesson.data import Landscapes
+
+SIZES = (128, 256)
+
+
+def processor_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what platform reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def pairs_per_second(size: int, items: int, repeats: int) -> tuple[float, float]:
+    """Best of `repeats` passes over `items` fresh items: pairs per wall-clock second and per CPU second."""
+    dataset = Landscapes(size=size, length=items * (repeats + 1))
+    for index in range(5):
+        dataset[index]
+    wall, cpu = 0.0, 0.0
+    for repeat in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        for index in range(items * (repeat + 1), items * (repeat + 2)):
+            dataset[index]
+        wall = max(wall, items / (time.perf_counter() - start))
+        cpu = max(cpu, items / (time.process_time() - start_cpu))
+    return wall, cpu
+
+
+def write_json(path: Path, record: dict) -> None:
+    """Write record as JSON atomically (temp file in the same folder, then replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        json.dump(record, handle, indent=2)
+        handle.write("\n")
+    os.replace(handle.name, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Pin the process to one core, time rendering, print and save pairs per second."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=200, help="pairs per timed pass at 128x128 (a quarter at 256)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per size; the best is kept")
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_suffix(".json"), help="where to write JSON")
+    args = parser.parse_args(argv)
+    if args.items < 1 or args.repeats < 1:
+        parser.error("--items and --repeats must be at least 1")
+    torch.set_num_threads(1)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    record: dict = {}
+    for size in SIZES:
+        items = args.items if size == 128 else max(1, args.items // 4)
+        wall, cpu = pairs_per_second(size, items, args.repeats)
+        record[f"pairs_per_s_{size}"] = round(wall, 1)
+        record[f"pairs_per_cpu_s_{size}"] = round(cpu, 1)  # what a core of our own would do, when others share it
+        print(f"{size}x{size}: {wall:.1f} pairs/s wall clock, {cpu:.1f} per CPU second "
+              f"(best of {args.repeats} x {items})")
+    record.update({
+        "device": f"cpu: {processor_name()}",
+        "threads": 1,
+        "items_128": args.items,
+        "repeats": args.repeats,
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    })
+    write_json(args.out, record)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
