@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -24,6 +25,7 @@ PALETTE = [
 ]
 BIOMES = {"meadow": GRASS, "winter": SNOW, "desert": SAND}  # what the ground is made of
 GROUND_FALLOFF = 0.05  # how fast the ground stops being "far" below the horizon, in image heights
+WOBBLE, WIDE = 0.12, 1.3  # a boulder's edge: the amplitude of its 3 lumps, and its width over its height
 
 
 @dataclass
@@ -35,6 +37,10 @@ class Scene:
     height: np.ndarray  # (H, W) float32: 0 at the top of a pixel's object (crest, canopy, cloud top), 1 at its foot
     slope: np.ndarray  # (H, W) float32: how the object's face under a pixel turns, > 0 towards the right, 0 if flat
     horizon: float  # row of the horizon, as a fraction of the image height from the top
+
+
+Painter = Callable[[Scene, np.ndarray, np.ndarray], None]  # draws one object into a scene, given the grid y, x
+Placed = list[tuple[float, Painter]]  # objects standing on the ground, each with the row of its foot
 
 
 @lru_cache(maxsize=8)
@@ -61,7 +67,7 @@ def compose(rng: np.random.Generator, size: int) -> Scene:
                   horizon=horizon)
     rough = noise.field(rng, size, size, cells=8, octaves=3)
     add_clouds(scene, rng, y, x)
-    add_ridges(scene, rng, y, x, rough, snowy=biome == "winter", hills=biome == "meadow")
+    add_ridges(scene, rng, y, rough, snowy=biome == "winter", hills=biome == "meadow")
     below = y >= horizon
     scene.label[np.broadcast_to(below, scene.label.shape)] = BIOMES[biome]
     scene.far[:] = np.where(below, ground_far(y, horizon), scene.far)
@@ -69,7 +75,7 @@ def compose(rng: np.random.Generator, size: int) -> Scene:
         add_water(scene, rng, y, x, rough, sandy_shore=rng.random() < 0.75)
     objects = trees(rng, horizon, conifer_only=biome == "winter") if biome != "desert" else []
     objects += rocks(rng, horizon, many=biome == "desert")
-    for base, paint in sorted(objects, key=lambda item: item[0]):
+    for _, paint in sorted(objects, key=lambda item: item[0]):  # far (high foot) to near: nearer objects cover
         paint(scene, y, x)
     return scene
 
@@ -110,8 +116,8 @@ def add_clouds(scene: Scene, rng: np.random.Generator, y: np.ndarray, x: np.ndar
         scene.height[rows][cloud] = height[cloud]
 
 
-def add_ridges(scene: Scene, rng: np.random.Generator, y: np.ndarray, x: np.ndarray, rough: np.ndarray,
-               snowy: bool, hills: bool) -> None:
+def add_ridges(scene: Scene, rng: np.random.Generator, y: np.ndarray, rough: np.ndarray, snowy: bool,
+               hills: bool) -> None:
     """0-3 mountain ridges standing on the horizon, far and tall to near and low; 1D fractal crests, maybe snow caps."""
     count = rng.choice(4, p=[0.25, 0.3, 0.3, 0.15])
     for k in range(count):
@@ -158,7 +164,7 @@ def add_water(scene: Scene, rng: np.random.Generator, y: np.ndarray, x: np.ndarr
     scene.label[water] = WATER
 
 
-def trees(rng: np.random.Generator, horizon: float, conifer_only: bool) -> list:
+def trees(rng: np.random.Generator, horizon: float, conifer_only: bool) -> Placed:
     """0-3 tree lines as (base row, painter) pairs: bumpy (broadleaf) or spiky (conifer) canopies on ground."""
     count = rng.choice(4, p=[0.3, 0.35, 0.2, 0.15])
     lines = []
@@ -177,7 +183,8 @@ def trees(rng: np.random.Generator, horizon: float, conifer_only: bool) -> list:
     return lines
 
 
-def tree_line_painter(base: float, tall: float, half: float, centres: np.ndarray, sizes: np.ndarray, conifer: bool):
+def tree_line_painter(base: float, tall: float, half: float, centres: np.ndarray, sizes: np.ndarray,
+                      conifer: bool) -> Painter:
     """Paint trees whose crowns (one per centre) rise `tall` above `base`, never standing in water."""
 
     def paint(scene: Scene, y: np.ndarray, x: np.ndarray) -> None:
@@ -197,27 +204,28 @@ def tree_line_painter(base: float, tall: float, half: float, centres: np.ndarray
     return paint
 
 
-def rocks(rng: np.random.Generator, horizon: float, many: bool) -> list:
+def rocks(rng: np.random.Generator, horizon: float, many: bool) -> Placed:
     """0-4 boulders (more in the desert) as (base row, painter) pairs, bigger the nearer they sit."""
     count = rng.choice(5, p=[0.2, 0.2, 0.25, 0.2, 0.15] if many else [0.45, 0.25, 0.15, 0.1, 0.05])
     stones = []
     for _ in range(count):
         base = horizon + rng.uniform(0.05, 1.0) * (1.08 - horizon)
         radius = (base - horizon) * rng.uniform(0.12, 0.4) + 0.008
-        wobble = rng.uniform(-0.12, 0.12, 3), rng.uniform(0, 2 * np.pi, 3)
+        wobble = rng.uniform(-WOBBLE, WOBBLE, 3), rng.uniform(0, 2 * np.pi, 3)
         stones.append((base, rock_painter(base, rng.uniform(0.0, 1.0), radius, wobble)))
     return stones
 
 
-def rock_painter(base: float, cx: float, radius: float, wobble: tuple[np.ndarray, np.ndarray]):
+def rock_painter(base: float, cx: float, radius: float, wobble: tuple[np.ndarray, np.ndarray]) -> Painter:
     """Paint a half-buried boulder: a lumpy ellipse (radius wobbling with angle) cut flat at `base`."""
 
     def paint(scene: Scene, y: np.ndarray, x: np.ndarray) -> None:
         """Draw the boulder into scene (label, far, height, slope)."""
         size = scene.label.shape[0]
-        rows = slice(max(int((base - radius) * size) - 1, 0), min(int(base * size) + 1, size))
-        cols = slice(max(int((cx - 1.4 * radius) * size) - 1, 0), min(int((cx + 1.4 * radius) * size) + 2, size))
-        dx, dy = (x[:, cols] - cx) / (1.3 * radius), (y[rows] - base) / radius
+        reach = (1.0 + 3 * WOBBLE) * radius  # the farthest the wobbling edge gets from the centre, vertically
+        rows = slice(max(int((base - reach) * size) - 1, 0), min(int(base * size) + 1, size))
+        cols = slice(max(int((cx - WIDE * reach) * size) - 1, 0), min(int((cx + WIDE * reach) * size) + 2, size))
+        dx, dy = (x[:, cols] - cx) / (WIDE * radius), (y[rows] - base) / radius
         angle = np.arctan2(dy, dx)
         edge = 1.0 + sum(a * np.cos((k + 2) * angle + p) for k, (a, p) in enumerate(zip(*wobble)))
         stone = (dx * dx + dy * dy < edge * edge) & (y[rows] < base)
