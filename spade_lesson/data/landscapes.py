@@ -52,4 +52,4 @@ class Landscapes(Dataset):
         look = draw_style(np.random.default_rng([self.seed, style, 1]), self.num_classes, time_of_day)
         image = paint(scene, look, np.random.default_rng([self.seed, style, 2]))
         return {"label": torch.from_numpy(scene.label.astype(np.int64)),
-                "image": torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1))) * 2.0 - 1.0}
+                "image": torch.from_numpy(image) * 2.0 - 1.0}

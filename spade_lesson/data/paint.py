@@ -39,7 +39,7 @@ GLOW = {"day": 0.25, "golden hour": 0.9, "dusk": 0.7, "night": 0.15}  # brightne
 
 
 def paint(scene: Scene, style: Style, rng: np.random.Generator) -> np.ndarray:
-    """Scene + style -> (H, W, 3) float32 image in [0, 1]; rng draws the textures."""
+    """Scene + style -> (3, H, W) float32 image in [0, 1]; rng draws the textures."""
     size = scene.label.shape[0]
     y, x = grid(size)
     label = scene.label
@@ -47,17 +47,19 @@ def paint(scene: Scene, style: Style, rng: np.random.Generator) -> np.ndarray:
                 noise.field(rng, size, size, cells=16, octaves=3, aspect=4.0),  # streaks along the ground
                 noise.field(rng, size, size, cells=48, octaves=1))  # grain
     gullies = 1.0 - np.abs(2.0 * noise.field(rng, size, size, cells=4, octaves=4, aspect=0.7) - 1.0)  # rock creases
-    lit = np.clip(shading(scene, style, textures, gullies), 0.0, 1.2)[..., None]
-    color = albedo(style)[label] * (style.shadow + (style.sunlight - style.shadow) * lit)
+    lit = np.clip(shading(scene, style, textures, gullies), 0.0, 1.2)
+    material = albedo(style).T  # (3, num_classes)
+    in_shadow, in_sun = material * style.shadow[:, None], material * (style.sunlight - style.shadow)[:, None]
+    color = in_shadow[:, label] + in_sun[:, label] * lit  # (3, H, W): the material under shadow-to-sun light
     fog = style.haze * scene.far * scene.far * scene.far
-    color += (style.sky_horizon - color) * fog[..., None]  # atmospheric perspective: far things fade to the haze
+    color += (style.sky_horizon[:, None, None] - color) * fog  # atmospheric perspective: far things fade to the haze
     above = slice(0, min(int(np.ceil(scene.horizon * size)), size))  # the only rows that can hold sky
     sky_pixels = label[above] == SKY
-    color[above][sky_pixels] = sky(scene, style, y[above], x, rng)[sky_pixels]
+    color[:, above][:, sky_pixels] = sky(scene, style, y[above], x, rng)[:, sky_pixels]
     below = slice(int(scene.horizon * size), size)  # the only rows that can hold water
     water = label[below] == WATER
     if water.any():
-        color[below][water] = reflect(scene, style, color, below, rng)[water]
+        color[:, below][:, water] = reflect(scene, style, color, below, rng)[:, water]
     return grade(color, style, y, x)
 
 
@@ -79,31 +81,29 @@ def shading(scene: Scene, style: Style, textures: tuple[np.ndarray, ...], gullie
     upright = (y < scene.horizon) | (scene.label == TREE) | (scene.label == ROCK)  # everything else lies flat
     faces = np.tanh(1.5 * side * scene.slope) * (1.0 - scene.height) ** 1.5  # faces below a crest, fading downhill
     facing = upright * (0.6 * faces + 0.4 * np.tanh(0.08 * side * creases))
-    weights = SHADING[scene.label]  # (H, W, 6)
-    lit = weights[..., 0] + weights[..., 1] * facing + weights[..., 2] * (1.0 - scene.height)
-    for k, texture in enumerate(textures):
-        lit += weights[..., 3 + k] * (2.0 * texture - 1.0)
+    base, relief, crest, *texture_weights = SHADING.T[:, scene.label]  # six (H, W) maps
+    lit = base + relief * facing + crest * (1.0 - scene.height)
+    for weight, texture in zip(texture_weights, textures):
+        lit += weight * (2.0 * texture - 1.0)
     return lit
 
 
 def sky(scene: Scene, style: Style, y: np.ndarray, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(len(y), W, 3) sky: zenith-to-horizon gradient, a halo and disk for the sun or moon, stars at night."""
+    """(3, len(y), W) sky: zenith-to-horizon gradient, a halo and disk for the sun or moon, stars at night."""
     t = np.clip(y / scene.horizon, 0.0, 1.0) ** 2
-    color = style.sky_top + (style.sky_horizon - style.sky_top) * t[..., None]
     sun_x, sun_y = style.sun[0], scene.horizon * (1.0 - style.sun[1])
     across, down = (x - sun_x) ** 2, (y - sun_y) ** 2
     halo = GLOW[style.time_of_day] * np.exp(-across / 0.02) * np.exp(-down / 0.02)  # a Gaussian, split in x and y
-    disk = (across + down) < 0.035**2
-    light = style.sunlight if style.time_of_day != "night" else np.full(3, 0.9, dtype=np.float32)
-    color = color + (halo + disk)[..., None] * light
+    light = halo + ((across + down) < 0.035**2)  # the halo plus the disk
     if style.time_of_day == "night":
-        stars = (rng.random(halo.shape, dtype=np.float32) > 0.996) * (1.0 - t) * 0.8
-        color += stars[..., None]
-    return color
+        light += (rng.random(halo.shape, dtype=np.float32) > 0.996) * (1.0 - t) * 0.8  # stars, fading to the horizon
+    tint = style.sunlight if style.time_of_day != "night" else np.full(3, 0.9, dtype=np.float32)
+    gradient = style.sky_top[:, None, None] + (style.sky_horizon - style.sky_top)[:, None, None] * t
+    return gradient + light * tint[:, None, None]
 
 
 def reflect(scene: Scene, style: Style, color: np.ndarray, below: slice, rng: np.random.Generator) -> np.ndarray:
-    """(rows below, W, 3) water: the image mirrored about the horizon, broken by horizontal ripples, plus glitter."""
+    """(3, rows below, W) water: the image mirrored about the horizon, broken by horizontal ripples, plus glitter."""
     size = scene.label.shape[0]
     rows = np.arange(below.start, size)
     ripples = noise.field(rng, len(rows), size, cells=16, octaves=2, aspect=8)
@@ -111,20 +111,19 @@ def reflect(scene: Scene, style: Style, color: np.ndarray, below: slice, rng: np
     mirror = np.clip((2.0 * scene.horizon * size - rows - 1).astype(np.int64), 0, size - 1)
     shift = ((ripples - 0.5) * 0.1 * size * (1.0 - far)).astype(np.int64)
     cols = np.clip(np.arange(size) + shift, 0, size - 1)
-    mirrored = color[mirror[:, None], cols]
-    fresnel = (0.35 + 0.5 * far)[..., None]  # water mirrors more at grazing angles, i.e. far away
-    own = albedo(style)[WATER] * (style.shadow + (style.sunlight - style.shadow) * 0.6)
-    water = (own + (0.9 * mirrored - own) * fresnel) * (0.85 + 0.3 * ripples)[..., None]
+    mirrored = color[:, mirror[:, None], cols]
+    fresnel = 0.35 + 0.5 * far  # water mirrors more at grazing angles, i.e. far away
+    own = (albedo(style)[WATER] * (style.shadow + (style.sunlight - style.shadow) * 0.6))[:, None, None]
     _, x = grid(size)
     glitter = GLOW[style.time_of_day] * np.exp(-((x - style.sun[0]) / 0.05) ** 2) * (ripples > 0.55)
-    return water + glitter[..., None] * style.sunlight
+    return (own + (0.9 * mirrored - own) * fresnel) * (0.85 + 0.3 * ripples) + glitter * style.sunlight[:, None, None]
 
 
 def grade(color: np.ndarray, style: Style, y: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Final look: saturation, a soft vignette, clipped to [0, 1]."""
-    luminance = 0.299 * color[..., 0] + 0.587 * color[..., 1] + 0.114 * color[..., 2]
+    """Final look of a (3, H, W) image: saturation, a soft vignette, clipped to [0, 1]."""
+    luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
     vignette = 1.0 - 0.35 * ((x - 0.5) ** 2 + (y - 0.5) ** 2)
     # vignette * (luminance + saturation * (color - luminance)), arranged to touch the 3 channels only twice
-    color *= (vignette * style.saturation)[..., None]
-    color += (luminance * vignette * (1.0 - style.saturation))[..., None]
+    color *= vignette * style.saturation
+    color += luminance * vignette * (1.0 - style.saturation)
     return np.clip(color, 0.0, 1.0, out=color)

@@ -86,7 +86,7 @@ def add_clouds(scene: Scene, rng: np.random.Generator, y: np.ndarray, x: np.ndar
     if count == 0 or scene.horizon < 0.2:
         return
     size = scene.label.shape[0]
-    wisps = noise.field(rng, size, size, cells=8, octaves=3) - 0.5
+    wisps = noise.field(rng, int(np.ceil(scene.horizon * size)), size, cells=8, octaves=3) - 0.5  # the sky rows
     for _ in range(count):
         cx, base = rng.uniform(-0.1, 1.1), rng.uniform(0.08, scene.horizon - 0.06)
         if rng.random() < 0.65:
@@ -99,14 +99,14 @@ def add_clouds(scene: Scene, rng: np.random.Generator, y: np.ndarray, x: np.ndar
             bumps = domes.max(axis=0)  # the cloud's outline: the highest round puff over each column
             top = base - bumps
             fuzz = 0.3 * (base - top.min())
-            rows = slice(max(int((top.min() - fuzz) * size), 0), min(int((base + fuzz) * size) + 1, size))
+            rows = slice(max(int((top.min() - fuzz) * size), 0), min(int((base + fuzz) * size) + 1, len(wisps)))
             level = y[rows] + fuzz * wisps[rows]
             cloud = (bumps > 0) & (level >= top) & (level < base)
             height = np.clip((y[rows] - top) / np.maximum(base - top, 1e-3), 0.0, 1.0)
         else:
             half_width, half_height = rng.uniform(0.15, 0.45), rng.uniform(0.008, 0.025)
             rows = slice(max(int((base - 2 * half_height) * size), 0),
-                         min(int((base + 2 * half_height) * size) + 1, size))
+                         min(int((base + 2 * half_height) * size) + 1, len(wisps)))
             spread = ((x - cx) / half_width) ** 2 + ((y[rows] - base) / half_height) ** 2
             cloud = spread + 1.5 * wisps[rows] < 1.0
             height = np.full(cloud.shape, 0.5, dtype=np.float32)
@@ -120,6 +120,9 @@ def add_ridges(scene: Scene, rng: np.random.Generator, y: np.ndarray, rough: np.
                hills: bool) -> None:
     """0-3 mountain ridges standing on the horizon, far and tall to near and low; 1D fractal crests, maybe snow caps."""
     count = rng.choice(4, p=[0.25, 0.3, 0.3, 0.15])
+    sky = slice(0, int(np.ceil(scene.horizon * scene.label.shape[0])))  # ridges stand above the horizon
+    y, rough = y[sky], rough[sky]
+    label, far, height, slope = scene.label[sky], scene.far[sky], scene.height[sky], scene.slope[sky]
     for k in range(count):
         nearness = k / max(count - 1, 1)
         rolling = hills and k == count - 1 and rng.random() < 0.3  # a front row of green hills
@@ -130,14 +133,13 @@ def add_ridges(scene: Scene, rng: np.random.Generator, y: np.ndarray, rough: np.
         amplitude = scene.horizon * tallness
         top = scene.horizon - amplitude * (0.15 + 0.85 * crest)
         ridge = (y >= top) & (y < scene.horizon)
-        scene.label[ridge] = GRASS if rolling else MOUNTAIN
-        scene.far[ridge] = 0.95 - 0.3 * nearness
-        scene.height[:] = np.where(ridge, (y - top) / (scene.horizon - top), scene.height)
-        scene.slope[:] = np.where(ridge, np.gradient(top) * len(top), scene.slope)  # d(crest)/dx: the peak's faces
+        label[ridge] = GRASS if rolling else MOUNTAIN
+        far[ridge] = 0.95 - 0.3 * nearness
+        height[:] = np.where(ridge, (y - top) / (scene.horizon - top), height)
+        slope[:] = np.where(ridge, np.gradient(top) * len(top), slope)  # d(crest)/dx: the peak's faces
         if not rolling and (snowy or (amplitude > 0.25 * scene.horizon and rng.random() < 0.6)):
             snow_line = scene.horizon - amplitude * rng.uniform(0.45, 0.8)
-            snow = ridge & (y < snow_line + amplitude * 0.4 * (rough - 0.5))
-            scene.label[snow] = SNOW
+            label[ridge & (y < snow_line + amplitude * 0.4 * (rough - 0.5))] = SNOW
 
 
 def add_water(scene: Scene, rng: np.random.Generator, y: np.ndarray, x: np.ndarray, rough: np.ndarray,
@@ -195,11 +197,12 @@ def tree_line_painter(base: float, tall: float, half: float, centres: np.ndarray
         top = base - tall * ((0.1 + 0.9 * canopy) if conifer else (0.45 + 0.55 * canopy))
         row = min(int(base * scene.label.shape[0]), scene.label.shape[0] - 1)
         standing = (canopy > 0) & (scene.label[row] != WATER)
-        tree = standing[None, :] & (y >= top[None, :]) & (y < base)
-        scene.label[tree] = TREE
-        scene.far[tree] = ground_far(base, scene.horizon)
-        scene.height[:] = np.where(tree, (y - top[None, :]) / (base - top[None, :]), scene.height)
-        scene.slope[:] = np.where(tree, np.gradient(top) * len(top), scene.slope)
+        rows = slice(max(int((base - tall) * scene.label.shape[0]), 0), row + 1)  # the rows the crowns can reach
+        tree = standing & (y[rows] >= top) & (y[rows] < base)
+        scene.label[rows][tree] = TREE
+        scene.far[rows][tree] = ground_far(base, scene.horizon)
+        scene.height[rows] = np.where(tree, (y[rows] - top) / (base - top), scene.height[rows])
+        scene.slope[rows] = np.where(tree, np.gradient(top) * len(top), scene.slope[rows])
 
     return paint
 
