@@ -182,10 +182,14 @@ def test_empty_and_missing_folders(tmp_path: Path) -> None:
     one_line_error(error, "no files")
 
 
-def test_missing_split_lists_the_splits(prepared: Path) -> None:
+def test_missing_split_lists_the_splits(prepared: Path, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError) as error:
         SegmentationFolder(prepared, split="val")
-    one_line_error(error, "val", "splits found: train")
+    one_line_error(error, "'val'", "splits found: train")
+    write_pair(tmp_path / "plain", "x", stripes())
+    with pytest.raises(FileNotFoundError) as error:
+        SegmentationFolder(tmp_path / "plain", split="val")
+    one_line_error(error, "'val'", "plain folder")
 
 
 def test_dataset_json_problems(prepared: Path) -> None:

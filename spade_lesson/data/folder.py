@@ -74,16 +74,17 @@ def square(size: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def find_split(root: Path, split: str) -> Path:
-    """The folder holding images/ and labels/: <root>/<split> for a prepared dataset, else <root> itself."""
+    """The folder holding images/ and labels/: <root>/<split>, or <root> itself (a plain folder) for "train"."""
     if not root.is_dir():
         raise FileNotFoundError(f"SegmentationFolder: {root} is not a folder; pass a folder with images/ and labels/")
-    for folder in (root / split, root):
+    for folder in (root / split, root) if split == "train" else (root / split,):
         if (folder / "images").is_dir() and (folder / "labels").is_dir():
             return folder
     splits = sorted(p.name for p in root.iterdir() if (p / "images").is_dir())
     hint = (f"splits found: {', '.join(splits)}" if splits
+            else "a plain folder of images/ + labels/ is the train split" if (root / "images").is_dir()
             else "expected <root>/<split>/images + labels, or images/ + labels/")
-    raise FileNotFoundError(f"SegmentationFolder: no images/ and labels/ folders in {root / split} or {root} ({hint})")
+    raise FileNotFoundError(f"SegmentationFolder: no images/ + labels/ folders for split {split!r} in {root} ({hint})")
 
 
 def pair_files(folder: Path) -> tuple[list[Path], list[Path]]:
