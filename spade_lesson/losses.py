@@ -72,7 +72,7 @@ def generator_loss(fake_outputs: list[list[torch.Tensor]], gan_mode: str = "hing
 
 def feature_matching_loss(fake_outputs: list[list[torch.Tensor]],
                           real_outputs: list[list[torch.Tensor]]) -> torch.Tensor:
-    """L1 between fake and (detached) real discriminator features, summed over layers but the last, averaged over scales."""
+    """L1 of fake vs (detached) real discriminator features: summed over layers but the last, averaged over scales."""
     per_scale = []
     for fake_scale, real_scale in zip(fake_outputs, real_outputs, strict=True):
         layers = [F.l1_loss(fake.float(), real.detach().float())
@@ -83,7 +83,8 @@ def feature_matching_loss(fake_outputs: list[list[torch.Tensor]],
 
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) summed over batch and latent dims, as the official code does. mu: (N, Z)."""
-    return -0.5 * torch.sum(1 + logvar.float() - mu.float() ** 2 - logvar.float().exp())  # -1/2 sum(1 + log s^2 - mu^2 - s^2)
+    mu, logvar = mu.float(), logvar.float()
+    return -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())  # -1/2 sum(1 + log sigma^2 - mu^2 - sigma^2)
 
 
 @functools.lru_cache(maxsize=1)

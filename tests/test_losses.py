@@ -81,7 +81,7 @@ def test_feature_matching_does_not_push_the_real_features():
 
 def test_kl_divergence_by_hand():
     assert losses.kl_divergence(torch.zeros(2, 4), torch.zeros(2, 4)).item() == 0.0
-    # one element mu = 1, logvar = 0: -1/2 (1 + 0 - 1 - 1) = 0.5; one element mu = 0, logvar = log 2: -1/2 (1 + log2 - 2)
+    # element mu = 1, logvar = 0: -1/2 (1 + 0 - 1 - 1) = 0.5; element mu = 0, logvar = log 2: -1/2 (1 + log 2 - 2)
     mu, logvar = torch.tensor([[1.0, 0.0]]), torch.tensor([[0.0, math.log(2.0)]])
     expected = 0.5 + -0.5 * (1 + math.log(2.0) - 2.0)
     assert losses.kl_divergence(mu, logvar).item() == pytest.approx(expected)
@@ -92,7 +92,8 @@ def test_vgg_loss_matches_torchvision_relu_layers():
     features = vgg19(weights=None).features.eval()
     loss = losses.VGGLoss(features)
     fake, real = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
-    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     x, y = ((fake + 1) / 2 - mean) / std, ((real + 1) / 2 - mean) / std
     relu_index = {1: 1 / 32, 6: 1 / 16, 11: 1 / 8, 20: 1 / 4, 29: 1.0}  # relu1_1 .. relu5_1 in torchvision's vgg19
     expected = 0.0
