@@ -28,14 +28,14 @@ class LabelMap:
         if num_classes > MAX_CLASSES:
             raise ValueError(f"LabelMap: num_classes={num_classes}; at most {MAX_CLASSES} classes fit in a byte")
         self.height, self.width, self.num_classes = height, width, num_classes
-        self.fill_class = self._class_id(fill, "fill")
+        self.fill_class = self.check_class(fill, "fill")
         self.ids = np.full((height, width), self.fill_class, dtype=np.uint8)
         self.history: deque[np.ndarray] = deque(maxlen=history)
         self.version = 0  # +1 on every change: a renderer compares it to know whether the picture is stale
         self._before: np.ndarray | None = None  # the map as an edit found it, pushed to history on its first change
         self._stroking = False  # the last edit was a stroke that a `continues=True` stroke may extend
 
-    def _class_id(self, class_id: int, name: str = "class_id") -> int:
+    def check_class(self, class_id: int, name: str = "class_id") -> int:
         """class_id checked to be a paintable id 0..num_classes-1."""
         if isinstance(class_id, bool) or not isinstance(class_id, (int, np.integer)) \
                 or not 0 <= class_id < self.num_classes:
@@ -59,7 +59,7 @@ class LabelMap:
 
         continues=True extends the previous stroke, so a whole drag sent in pieces is one undo step.
         """
-        class_id = self._class_id(class_id)
+        class_id = self.check_class(class_id)
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not size >= 1:
             raise ValueError(f"LabelMap.stroke: size={size!r}; pass a brush diameter of at least 1 pixel")
         try:
@@ -104,7 +104,7 @@ class LabelMap:
 
     def fill(self, x: float, y: float, class_id: int) -> int:
         """Flood-fill the 4-connected region of equal ids around pixel (x, y) with class_id; returns pixels changed."""
-        class_id = self._class_id(class_id)
+        class_id = self.check_class(class_id)
         if not (0 <= x < self.width and 0 <= y < self.height):
             raise ValueError(f"LabelMap.fill: (x, y)=({x}, {y}) is outside the {self.width} x {self.height} map")
         column, row = int(x), int(y)
@@ -125,7 +125,7 @@ class LabelMap:
 
     def clear(self, class_id: int | None = None) -> int:
         """Set every pixel to class_id (default: the fill class); returns pixels changed."""
-        class_id = self.fill_class if class_id is None else self._class_id(class_id)
+        class_id = self.fill_class if class_id is None else self.check_class(class_id)
         self._begin()
         return self._paint(np.ones((self.height, self.width), dtype=bool), class_id)
 
