@@ -3,13 +3,14 @@
 Used by notebooks 02 and 03 to put a number on the paper's Sec. 3 claim that normalization "washes away" semantics:
 `region_maps` draws label maps holding a chosen number of classes, `ConvNormStack` runs them through
 conv -> norm -> ReLU layers with fixed random weights, and `linear_probe` fits a per-pixel linear classifier on
-the activations of training maps and scores it (pixel accuracy, mIoU) on held-out maps.
+the activations of training maps and scores it (pixel accuracy, mIoU) on held-out maps; `washout_sweep` runs the
+whole measurement for several norms and numbers of classes per map.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -158,3 +159,17 @@ def probe_layers(stack: ConvNormStack, train_labels: torch.Tensor, test_labels: 
     with torch.no_grad():
         train, test = stack(train_labels), stack(test_labels)
     return [fit_probe(a, train_labels, b, test_labels, stack.label_nc) for a, b in zip(train, test)]
+
+
+def washout_sweep(norms: Sequence[str], class_counts: Sequence[int], num_classes: int = 8, size: int = 24,
+                  n_train: int = 32, n_test: int = 16, width: int = 32, depth: int = 6,
+                  device: torch.device | str = "cpu") -> dict[tuple[str, int], list[ProbeResult]]:
+    """(norm, classes per map) -> probe results per layer, on fixed region maps (seeds 10+k, 20+k) and stack seed 0."""
+    results = {}
+    for k in class_counts:
+        train = region_maps(n_train, size, num_classes, k, seed=10 + k).to(device)
+        test = region_maps(n_test, size, num_classes, k, seed=20 + k).to(device)
+        for norm in norms:
+            stack = ConvNormStack(num_classes, norm, width=width, depth=depth, seed=0).to(device)
+            results[norm, k] = probe_layers(stack, train, test)
+    return results

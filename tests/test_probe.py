@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.probe import ConvNormStack, fit_probe, linear_probe, probe_layers, region_maps
+from spade_lesson.probe import ConvNormStack, fit_probe, linear_probe, probe_layers, region_maps, washout_sweep
 
 K = 6
 
@@ -110,3 +110,13 @@ def test_stack_shapes_and_unknown_norm() -> None:
     assert [tuple(x.shape) for x in out] == [(3, 8, 10, 10)] * 2
     with pytest.raises(ValueError, match="norm='weight' is not known"):
         ConvNormStack(K, "weight")
+
+
+def test_washout_sweep_probes_every_norm_count_and_layer() -> None:
+    kwargs = dict(num_classes=4, size=8, n_train=12, n_test=6, width=8, depth=2)
+    results = washout_sweep(["instance", "spade"], [1, 2], **kwargs)
+    assert sorted(results) == [("instance", 1), ("instance", 2), ("spade", 1), ("spade", 2)]
+    assert all(len(layers) == 2 for layers in results.values())
+    assert all(r.pixel_accuracy == r.chance for r in results["instance", 1])
+    assert results["spade", 1][0].pixel_accuracy > results["instance", 1][0].pixel_accuracy
+    assert washout_sweep(["instance"], [2], **kwargs)["instance", 2] == results["instance", 2]
