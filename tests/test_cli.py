@@ -1,0 +1,91 @@
+"""Tests for the `spade-lesson` command: demo end to end, train and --resume, one-line errors, lazy start-up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from PIL import Image
+
+from spade_lesson.cli import main
+from spade_lesson.train import load_checkpoint
+
+SMALL = ["--preset", "cpu", "--size", "32", "--batch", "2", "--ngf", "4", "--spade-hidden", "8", "--ndf", "4",
+         "--n-layers-D", "2", "--checkpoint-every", "2", "--sample-every", "2", "--log-every", "1", "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Any:
+    """One CPU thread: tiny convolutions gain nothing from more, and lose a lot on a machine other jobs load."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)  # the demo sets its own thread count too
+
+
+def test_demo_writes_a_picture_and_says_where(tmp_path, capsys):
+    out = tmp_path / "demo"
+    for _ in range(2):  # a second demo into the same folder starts afresh
+        assert main(["demo", "--out", str(out), "--steps", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert f"wrote {out / 'demo.png'}" in printed
+    with Image.open(out / "demo.png") as picture:  # 6 unseen label maps: label | generated | real, 64 px each
+        assert picture.format == "PNG" and picture.size == (3 * 64, 6 * 64) and picture.mode == "RGB"
+    assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
+
+
+def test_demo_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["demo", "--out", str(blocker / "demo"), "--steps", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("spade-lesson demo: error: out=") and "pick another --out" in err[0]
+
+
+def test_train_then_resume_continues_to_the_new_step_count(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    assert main(["train", *SMALL, "--steps", "2", "--out", out]) == 0
+    assert main(["train", "--resume", "--out", out, "--steps", "4"]) == 0
+    saved = load_checkpoint(Path(out) / "checkpoint.pt")
+    assert saved["step"] == 4 and saved["config"]["ngf"] == 4  # the checkpoint's settings were kept
+    assert "trained to step 4" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--size", "big"], "spade-lesson train: error: argument --size: invalid int value: 'big'"),
+    (["train", "--gan-mode", "wgan"], "spade-lesson train: error: argument --gan-mode: invalid choice: 'wgan'"),
+    (["demo", "--colour"], "spade-lesson demo: error: unrecognized arguments: --colour"),
+    (["fly"], "spade-lesson: error: argument command: invalid choice: 'fly'"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and err[0].startswith(message)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--steps", "0", "--out", "{tmp}"], "spade-lesson train: error: steps=0 must be at least 1"),
+    (["train", "--resume", "--out", "{tmp}"], "spade-lesson train: error: {tmp}/checkpoint.pt: no checkpoint there"),
+    (["train", "--dataset", "{tmp}/nothing", "--out", "{tmp}"], "spade-lesson train: error: load_dataset:"),
+])
+def test_bad_values_exit_1_with_one_line(argv, message, tmp_path, capsys):
+    assert main([arg.format(tmp=tmp_path) for arg in argv]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message.format(tmp=tmp_path))
+
+
+def test_sample_is_forwarded_to_the_official_sampler(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", "-h"])
+    assert exit_info.value.code == 0 and "--checkpoint" in capsys.readouterr().out
+
+
+def test_start_up_does_not_import_torch():
+    code = "import sys, spade_lesson.cli; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -1,0 +1,249 @@
+"""Tests for spade_lesson.train: exact resume, NaN stop, Ctrl-C, logs and samples, DDP on CPU (gloo, 2 processes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from spade_lesson import train as train_module
+from spade_lesson.data import Landscapes
+from spade_lesson.train import (EpochSampler, NonFiniteLossError, SPADETrainer, TrainConfig, learning_rate_factor,
+                                load_checkpoint, load_trainer, plot_losses, rng_state, set_rng_state, train)
+
+matplotlib.use("Agg")
+
+TINY = dict(size=32, steps=4, batch_size=2, ngf=4, spade_hidden=8, ndf=4, n_layers_D=2, num_D=2, use_vae=True,
+            lambda_vgg=0.0, checkpoint_every=2, sample_every=2, log_every=1, device="cpu")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Any:
+    """One CPU thread: tiny convolutions gain nothing from more, and lose a lot on a machine other jobs load."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(out: Path, **overrides: Any) -> TrainConfig:
+    """A configuration that trains in about a second on a CPU."""
+    return TrainConfig(**{**TINY, "out": str(out), **overrides})
+
+
+def assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
+    """Two checkpoints hold the same step, networks, optimizers and random states (their configs' out differ)."""
+    for key in ("step", "semantic_nc", "trainer", "rng"):
+        assert_identical(a[key], b[key], key)
+
+
+def assert_identical(a: Any, b: Any, where: str = "checkpoint") -> None:
+    """Every tensor equal bit for bit (torch.equal), every other value equal, recursively."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_identical(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_identical(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A 4-step run that never stopped: its final checkpoint, and its loss log."""
+    out = tmp_path_factory.mktemp("straight")
+    result = train(tiny(out))
+    return {"result": result, "checkpoint": load_checkpoint(out / "checkpoint.pt"), "out": out}
+
+
+def test_straight_run_writes_checkpoint_log_and_samples(straight):
+    result, out = straight["result"], straight["out"]
+    assert result.step == 4 and straight["checkpoint"]["step"] == 4
+    rows = [json.loads(line) for line in (out / "losses.jsonl").read_text().splitlines()]
+    assert [row["step"] for row in rows] == [1, 2, 3, 4]
+    assert {"D_fake", "D_real", "G_GAN", "G_feat", "G_KLD", "lr_G", "lr_D"} <= rows[0].keys()
+    assert [path.name for path in result.samples] == ["step_000002.png", "step_000004.png"]
+    with Image.open(result.samples[-1]) as grid:  # 4 rows of label | generated | real, 32 x 32 each
+        assert grid.format == "PNG" and grid.size == (3 * 32, 4 * 32) and grid.mode == "RGB"
+    assert not list(out.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_resume_after_stopping_is_bit_identical(straight, tmp_path):
+    train(tiny(tmp_path, steps=2))
+    resumed = train(tiny(tmp_path, resume=True))
+    assert resumed.step == 4
+    assert_same_state(straight["checkpoint"], load_checkpoint(tmp_path / "checkpoint.pt"))
+    straight_log = (straight["out"] / "losses.jsonl").read_text()
+    assert (tmp_path / "losses.jsonl").read_text() == straight_log
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(straight, tmp_path, monkeypatch):
+    step = SPADETrainer.step
+    calls = []
+
+    def step_then_ctrl_c(self, label, image):
+        losses = step(self, label, image)
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # the handler only flags it: the step in flight finishes
+        return losses
+
+    monkeypatch.setattr(SPADETrainer, "step", step_then_ctrl_c)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny(tmp_path))
+    assert load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is handler  # the handler was put back
+    monkeypatch.setattr(SPADETrainer, "step", step)
+    train(tiny(tmp_path, resume=True))
+    assert_same_state(straight["checkpoint"], load_checkpoint(tmp_path / "checkpoint.pt"))
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    calls = []
+    real_loss = train_module.generator_loss
+
+    def nan_on_third_step(outputs, gan_mode):
+        calls.append(1)
+        loss = real_loss(outputs, gan_mode)
+        return loss * float("nan") if len(calls) == 3 else loss
+
+    monkeypatch.setattr(train_module, "generator_loss", nan_on_third_step)
+    with pytest.raises(NonFiniteLossError, match=r"loss G_GAN became nan by step 3; stopped\. The last good "
+                                                 r"checkpoint is .*checkpoint\.pt"):
+        train(tiny(tmp_path, steps=6))
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert saved["step"] == 2
+    assert all(torch.isfinite(value).all() for value in saved["trainer"]["G"].values())
+
+
+def test_resume_refuses_other_settings_and_fresh_runs_refuse_old_checkpoints(straight, tmp_path):
+    with pytest.raises(ValueError, match="was trained with ngf=4, this run asks ngf=8"):
+        train(dataclasses.replace(tiny(straight["out"], ngf=8), resume=True))
+    with pytest.raises(ValueError, match=r"checkpoint.pt exists: pass resume=True"):
+        train(tiny(straight["out"]))
+    with pytest.raises(FileNotFoundError, match="no checkpoint there"):
+        train(tiny(tmp_path, resume=True))
+
+
+def test_unwritable_out_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match=r"is not a writable folder .*: pick another --out"):
+        train(tiny(blocker / "run"))
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="gan_mode='wgan': choose one of hinge, ls, original"):
+        TrainConfig(gan_mode="wgan")
+    with pytest.raises(ValueError, match="size=48: .*multiple of 32"):
+        TrainConfig(size=48)
+    with pytest.raises(ValueError, match="decay_start=20 must be between 0 and steps=10"):
+        TrainConfig(steps=10, decay_start=20)
+    with pytest.raises(ValueError, match="amp='fp8'"):
+        TrainConfig(amp="fp8")
+
+
+def test_learning_rate_decays_linearly_to_zero():
+    assert [learning_rate_factor(step, 10, 6) for step in (0, 5, 6, 8, 10)] == [1.0, 1.0, 1.0, 0.5, 0.0]
+    assert learning_rate_factor(9, 10, None) == 1.0
+
+
+def test_decay_reaches_the_optimizers(tmp_path):
+    train(tiny(tmp_path, use_vae=False, decay_start=2, sample_every=100))
+    rows = [json.loads(line) for line in (tmp_path / "losses.jsonl").read_text().splitlines()]
+    # the row of step s reports the lr used by step s (index s - 1): factors 1, 1, 1, 0.5
+    assert [row["lr_G"] / 1e-4 for row in rows] == pytest.approx([1.0, 1.0, 1.0, 0.5])
+    assert [row["lr_D"] / 4e-4 for row in rows] == pytest.approx([1.0, 1.0, 1.0, 0.5])
+
+
+def test_rng_state_round_trip():
+    state = rng_state()
+    first = (torch.rand(3), np.random.rand(3), __import__("random").random())
+    set_rng_state(state)
+    second = (torch.rand(3), np.random.rand(3), __import__("random").random())
+    assert torch.equal(first[0], second[0]) and np.array_equal(first[1], second[1]) and first[2] == second[2]
+
+
+def test_epoch_sampler_resumes_mid_epoch_and_splits_ranks():
+    data = list(range(10))
+    whole = EpochSampler(data, batch_size=2, rank=0, world_size=1, seed=5)
+    whole.set_position(epoch=1, start_batch=0)
+    later = EpochSampler(data, batch_size=2, rank=0, world_size=1, seed=5)
+    later.set_position(epoch=1, start_batch=2)
+    assert list(later) == list(whole)[4:] and len(later) == 6
+    assert sorted(whole) == data
+    ranks = [EpochSampler(data, batch_size=2, rank=r, world_size=2, seed=5) for r in (0, 1)]
+    assert not set(ranks[0]) & set(ranks[1]) and len(list(ranks[0])) == 4  # 5 each, whole batches only
+
+
+def test_load_trainer_generates_images_in_range(straight):
+    trainer, step = load_trainer(straight["out"] / "checkpoint.pt")
+    labels = torch.stack([Landscapes(size=32)[i]["label"] for i in range(2)])
+    images = trainer.generate(labels)
+    assert step == 4 and images.shape == (2, 3, 32, 32)
+    assert images.abs().max() <= 1.0
+
+
+def test_plot_losses_draws_every_loss(straight):
+    ax = plot_losses(straight["out"] / "losses.jsonl")
+    assert sorted(line.get_label() for line in ax.get_lines()) == ["D_fake", "D_real", "G_GAN", "G_KLD", "G_feat"]
+    with pytest.raises(FileNotFoundError, match="no loss log there"):
+        plot_losses(straight["out"] / "missing.jsonl")
+
+
+def test_perceptual_loss_joins_when_vgg_is_there(tmp_path, monkeypatch):
+    from torchvision.models import vgg19
+
+    monkeypatch.setattr(train_module, "load_vgg19_features", lambda: vgg19(weights=None).features[:30].eval())
+    result = train(tiny(tmp_path, steps=1, lambda_vgg=10.0, use_vae=False))
+    assert "G_VGG" in result.losses and result.losses["G_VGG"] > 0
+
+
+WORKER = textwrap.dedent("""
+    import json, os, sys
+    import torch
+    from spade_lesson.train import TrainConfig, train
+    result = train(TrainConfig(**json.loads(sys.argv[1])))
+    nets = {key: module.state_dict() for key, module in result.trainer.networks().items()}
+    torch.save(nets, os.path.join(sys.argv[2], f"rank{os.environ['RANK']}.pt"))
+""")
+
+
+def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    config = dataclasses.asdict(tiny(tmp_path / "run", steps=3))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+               str(script), json.dumps(config), str(tmp_path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for key in ("G", "D", "E", "EMA"):
+        # BatchNorm running statistics stay per process on CPU (SyncBatchNorm needs GPUs; DDP re-sends rank 0's
+        # at every forward); every weight, and every other buffer, must be equal bit for bit.
+        kept = [name for name in rank0[key] if not name.endswith(("running_mean", "running_var"))]
+        assert any(name.endswith("weight_orig") for name in kept)
+        assert_identical({name: rank0[key][name] for name in kept}, {name: rank1[key][name] for name in kept}, key)
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 3  # written by rank 0
+    torch.manual_seed(0)  # the seed train() builds its networks with
+    untrained = SPADETrainer(tiny(tmp_path), 9, (32, 32), torch.device("cpu")).generator.state_dict()
+    assert not torch.equal(untrained["conv_img.weight"], rank0["G"]["conv_img.weight"]), "the weights did not train"
