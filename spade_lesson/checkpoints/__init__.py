@@ -1,0 +1,91 @@
+"""The course's shipped SPADE checkpoint, and a loader for it or any checkpoint `spade_lesson.train` writes.
+
+`load_networks(path)` rebuilds the sampling (EMA) generator and, for use_vae runs, the image encoder, in eval mode.
+`pick_checkpoint(*candidates)` is the first candidate that exists, else the shipped `SHIPPED` (Landscapes, 64 x 64).
+`slim_checkpoint(source, target)` keeps only what sampling needs (what is shipped here); see README.md beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+
+from spade_lesson.encoder import ConvEncoder
+from spade_lesson.generator import SPADEGenerator
+
+SHIPPED = Path(__file__).with_name("landscapes64.pt")
+KEPT = ("EMA", "E")  # the trainer's keys of the EMA generator and the encoder
+
+
+class Networks(NamedTuple):
+    """What sampling needs from a checkpoint: the EMA generator, the encoder (or None) and how they were trained."""
+
+    generator: SPADEGenerator
+    encoder: ConvEncoder | None
+    config: dict[str, Any]
+    step: int
+    path: Path
+
+
+def pick_checkpoint(*candidates: str | os.PathLike) -> Path:
+    """The first candidate checkpoint file that exists, else the shipped one."""
+    for candidate in candidates:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    return SHIPPED
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A trainer (or slim) checkpoint as a dict, read with torch.load(weights_only=True); one-line errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint there; train one (spade_lesson.train) or use "
+                                "spade_lesson.checkpoints.SHIPPED")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"{path}: not a readable checkpoint ({type(error).__name__}); retrain or re-download it") \
+            from None
+    if not isinstance(state, dict) or not {"config", "semantic_nc", "step", "trainer"} <= state.keys() \
+            or "EMA" not in state["trainer"]:
+        raise ValueError(f"{path}: not a spade_lesson.train checkpoint (needs config, semantic_nc, step and "
+                         "trainer['EMA']); pass the checkpoint.pt of a training run")
+    return state
+
+
+def load_networks(path: str | os.PathLike = SHIPPED, device: str | torch.device = "cpu") -> Networks:
+    """The EMA generator (and encoder, for use_vae runs) of a checkpoint, on `device`, in eval mode, no gradients."""
+    state = read_checkpoint(path)
+    config = state["config"]
+    size = config["size"]  # the trainer's images are square: size x size
+    generator = SPADEGenerator(state["semantic_nc"], ngf=config["ngf"], crop_size=size, aspect_ratio=1.0,
+                               use_vae=config["use_vae"], spade_hidden=config["spade_hidden"])
+    generator.load_state_dict(state["trainer"]["EMA"])
+    encoder = None
+    if config["use_vae"]:
+        encoder = ConvEncoder(ngf=config["ngf"])
+        encoder.load_state_dict(state["trainer"]["E"])
+        encoder = encoder.to(device).eval().requires_grad_(False)
+    return Networks(generator.to(device).eval().requires_grad_(False), encoder, config, state["step"], Path(path))
+
+
+def slim_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:
+    """Copy a trainer checkpoint keeping only the EMA generator and encoder (no D, optimizers, RNG); atomic write."""
+    state = read_checkpoint(source)
+    slim = {"step": state["step"], "config": state["config"], "semantic_nc": state["semantic_nc"],
+            "trainer": {key: value for key, value in state["trainer"].items() if key in KEPT}}
+    target = Path(target)
+    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(slim, file)
+        os.chmod(tmp, 0o644)  # an ordinary readable file, not mkstemp's owner-only one
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
