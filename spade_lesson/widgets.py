@@ -21,6 +21,7 @@ from typing import Any
 
 import anywidget
 import ipywidgets
+import numpy as np
 import torch
 import traitlets
 from PIL import Image
@@ -183,8 +184,11 @@ class Painter(ipywidgets.VBox):
         self.class_buttons = [self._class_button(i) for i in range(len(class_names))]
         self.select_class(0)
         self.brush = ipywidgets.IntSlider(value=max(1, width // 16), min=1, max=max(2, width // 4),
-                                          description="brush size")
-        self.tool = ipywidgets.ToggleButtons(options=list(TOOLS), value="brush", description="tool")
+                                          description="brush size", style={"description_width": "initial"})
+        self.tool = ipywidgets.ToggleButtons(options=list(TOOLS), value="brush",
+                                             tooltips=["paint a round brush along the drag",
+                                                       "fill the 4-connected region you click"],
+                                             style={"button_width": "70px"})
         ipywidgets.link((self.brush, "value"), (self.canvas, "brush_size"))
         ipywidgets.link((self.tool, "value"), (self.canvas, "tool"))
         undo = ipywidgets.Button(description="undo", icon="undo")
@@ -256,10 +260,14 @@ class Painter(ipywidgets.VBox):
         if self.labels.clear(self.canvas.class_id):
             self.canvas.show()
 
+    def set_map(self, label: np.ndarray | torch.Tensor) -> None:
+        """Replace the map with `label` (H, W) class ids (undoable)."""
+        self.labels.load(label)
+        self.canvas.show()
+
     def load_label(self, index: int) -> None:
         """Replace the map with the dataset's label map number `index` (undoable)."""
-        self.labels.load(self.dataset[index]["label"])
-        self.canvas.show()
+        self.set_map(self.dataset[index]["label"])
 
     def style_from_seed(self, seed: int) -> torch.Tensor:
         """The style code z (1, z_dim) ~ N(0, I) drawn from `seed` (the same seed, the same style)."""
