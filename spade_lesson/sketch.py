@@ -9,7 +9,7 @@ linear convs are just one linear conv), and the maps are resized to each layer's
 Resolution, the choice made here: the predictor runs ONCE, at the label map's resolution (the finest), and each
 SPADE2d area-averages its maps down to its activations' size. Per-layer SPADE (spade_lesson.spade.SPADE) instead
 downsamples the label map and predicts at each layer's own resolution. `SketchDecoder(..., predictor="shared" or
-"per_layer")` builds the same small decoder both ways so that parameters, multiply-adds (`count_conv_macs`) and
+"per_layer")` builds the same small decoder both ways so that parameters, multiply-adds (`conv_macs`) and
 time per forward can be compared; `shared_from_per_layer` shows per-layer SPADE at a single resolution is the
 block-diagonal special case of the shared predictor.
 """
@@ -160,19 +160,20 @@ class SketchDecoder(nn.Module):
         return torch.tanh(self.to_rgb(x))
 
 
-def count_conv_macs(model: nn.Module, *inputs: torch.Tensor) -> int:
-    """Multiply-adds of every Conv2d in one forward pass of model(*inputs) (batch included)."""
-    total = 0
-
-    def hook(conv: nn.Conv2d, args: tuple, out: torch.Tensor) -> None:
-        nonlocal total
-        total += out.numel() * (conv.in_channels // conv.groups) * conv.kernel_size[0] * conv.kernel_size[1]
-
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+def conv_macs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
+    """Multiply-adds of each Conv2d of model (by module name) in one forward pass of model(*inputs), batch included."""
+    macs: dict[str, int] = {}
+    handles = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            def hook(conv: nn.Conv2d, args: tuple, out: torch.Tensor, name: str = name) -> None:
+                k = conv.kernel_size[0] * conv.kernel_size[1]
+                macs[name] = macs.get(name, 0) + out.numel() * (conv.in_channels // conv.groups) * k  # outputs x fan-in
+            handles.append(module.register_forward_hook(hook))
     try:
         with torch.no_grad():
             model(*inputs)
     finally:
         for handle in handles:
             handle.remove()
-    return total
+    return macs

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.sketch import (ConvLayer, SketchDecoder, SPADE2d, assign_spade_params, count_conv_macs,
+from spade_lesson.sketch import (ConvLayer, SketchDecoder, SPADE2d, assign_spade_params, conv_macs,
                                  get_num_spade_params, shared_from_per_layer)
 from spade_lesson.spade import SPADE
 
@@ -117,9 +117,18 @@ def test_decoder_errors() -> None:
         shared_from_per_layer([SPADE(2, K), SPADE(2, K + 1)])
 
 
-def test_count_conv_macs_by_hand() -> None:
+def test_conv_macs_by_hand() -> None:
     conv = nn.Conv2d(3, 5, kernel_size=3, padding=1)
-    assert count_conv_macs(conv, torch.zeros(2, 3, 8, 8)) == 2 * 5 * 8 * 8 * 3 * 9
+    assert conv_macs(conv, torch.zeros(2, 3, 8, 8)) == {"": 2 * 5 * 8 * 8 * 3 * 9}
     predictor = ConvLayer(K, 10, hidden=4, kernel_size=1)
-    assert count_conv_macs(predictor, torch.zeros(1, K, 4, 4)) == 16 * (4 * K + 10 * 4)
+    assert conv_macs(predictor, torch.zeros(1, K, 4, 4)) == {"mlp_shared.0": 16 * 4 * K, "mlp_params": 16 * 10 * 4}
     assert not any(conv._forward_hooks for conv in predictor.modules())
+
+
+def test_shared_predictor_costs_more_at_several_resolutions() -> None:
+    m = segmap(size=16).float()
+    shared = conv_macs(SketchDecoder(K, channels=(8, 4, 2), hidden=8), m)
+    per_layer = conv_macs(SketchDecoder(K, channels=(8, 4, 2), hidden=8, predictor="per_layer"), m)
+    assert shared["predictor.mlp_params"] == 2 * 16 * 16 * 8 * 9 * 28  # batch 2, 28 maps, all at the label's 16x16
+    assert per_layer["norms.0.mlp_gamma"] == 2 * 4 * 4 * 8 * 9 * 8  # batch 2, layer 0's 8 gamma maps at 4x4
+    assert sum(shared.values()) > sum(per_layer.values())
