@@ -48,3 +48,12 @@ def miou(conf: torch.Tensor) -> float:
     union = conf.sum(dim=0) + conf.sum(dim=1) - tp  # TP + FP + FN
     present = union > 0
     return float((tp[present] / union[present]).mean())  # IoU_c = TP_c / (TP_c + FP_c + FN_c), averaged
+
+
+def class_iou(conf: torch.Tensor) -> torch.Tensor:
+    """Per-class IoU (num_classes,) in float64, NaN for a class absent from both prediction and target."""
+    _check_nonempty(conf)
+    conf = conf.double()
+    tp = conf.diagonal()
+    union = conf.sum(dim=0) + conf.sum(dim=1) - tp  # TP + FP + FN
+    return torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))  # IoU_c

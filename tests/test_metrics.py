@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
+from spade_lesson.metrics import class_iou, confusion_matrix, miou, pixel_accuracy
 
 
 def test_confusion_matrix_counts_rows_target_cols_pred_and_skips_ignored() -> None:
@@ -61,3 +61,14 @@ def test_bad_inputs_give_clear_errors() -> None:
         miou(confusion_matrix(torch.tensor([0]), torch.tensor([255]), 2))
     with pytest.raises(ValueError, match="square"):
         pixel_accuracy(torch.ones(2, 3))
+
+
+def test_class_iou_by_hand_and_nan_for_absent_classes() -> None:
+    conf = torch.tensor([[1, 1, 0, 0],
+                         [0, 2, 0, 0],
+                         [1, 0, 0, 0],
+                         [0, 0, 0, 0]])
+    iou = class_iou(conf)
+    assert iou[:3].tolist() == pytest.approx([1 / 3, 2 / 3, 0.0])
+    assert torch.isnan(iou[3])
+    assert float(iou.nanmean()) == pytest.approx(miou(conf))

@@ -1,0 +1,369 @@
+"""A miniature of the paper's main claim (Park et al., CVPR 2019, Sec. 4, Table 4): SPADE beats the same decoder with
+BatchNorm or InstanceNorm fed the label map at its input, at matched parameter counts and an equal training budget.
+
+Every model is trained with the same GAN step (spade_lesson.train.SPADETrainer: the same discriminator, losses,
+optimizers, data order and number of steps) for several seeds, and scored with the paper's protocol
+(spade_lesson.segmenter): a U-Net trained on real images segments the generated ones; mIoU and pixel accuracy
+against the input label maps of the validation split.
+
+`AblationConfig`: the knobs; `run_ablation(config)` -> the JSON document it writes to <out>/ablation_<dataset>.json
+(one record per run; runs already there are skipped, so an interrupted ablation resumes), and the figure
+<out>/ablation_<dataset>.png; `ablate_main(argv)` is the `spade-lesson ablate` command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset
+
+from spade_lesson.baselines import BaselineGenerator, count_parameters, matching_ngf
+from spade_lesson.data import colorize, load_dataset
+from spade_lesson.fid import fid, load_inception
+from spade_lesson.segmenter import ceiling, evaluate, train_segmenter
+from spade_lesson.train import NonFiniteLossError, SPADETrainer, TrainConfig, cpu_config, idle_cpu_cores, pick_device
+
+MODELS = ("spade", "batchnorm", "instancenorm")
+BASELINE_NORMS = {"batchnorm": "batch", "instancenorm": "instance"}  # model name -> BaselineGenerator norm
+SAMPLE_MAPS = 4  # validation label maps drawn in the figure
+# AblationConfig fields that decide the numbers: a results file made with other values is not resumed
+SETTINGS = ("dataset", "size", "steps", "batch_size", "ngf", "spade_hidden", "eval_images", "segmenter_steps")
+
+
+@dataclass
+class AblationConfig:
+    """One ablation: `models` x `seeds`, each trained `steps` GAN steps, scored on `eval_images` validation maps."""
+
+    dataset: str = "landscapes"  # a name for spade_lesson.data.load_dataset, or a folder of images/ + labels/
+    data_root: str = "data"  # where prepared real datasets live
+    size: int = 64  # images are size x size
+    steps: int = 300  # GAN steps per run (the equal budget)
+    batch_size: int = 4
+    ngf: int = 16  # SPADE generator width; each baseline gets the width that matches its parameter count
+    spade_hidden: int = 32  # width of SPADE's embedding of the label map
+    seeds: tuple[int, ...] = (0, 1, 2)
+    models: tuple[str, ...] = MODELS
+    eval_images: int = 128  # validation label maps scored per run
+    segmenter_steps: int = 600  # training steps of the evaluation U-Net (trained once, cached)
+    device: str = "auto"  # "auto", "cpu", "cuda", ...
+    out: str = "results"  # the JSON and the figure go here
+    work: str = "runs/ablation"  # cached segmenters and each run's samples go here
+
+    def __post_init__(self) -> None:
+        """Check the values with one-line errors naming the field."""
+        unknown = [model for model in self.models if model not in MODELS]
+        if unknown or not self.models:
+            raise ValueError(f"models={self.models!r}: choose from {', '.join(MODELS)}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds={self.seeds!r}: pass at least one seed, each once")
+        for name in ("steps", "batch_size", "ngf", "spade_hidden", "eval_images", "segmenter_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
+        if self.size % 32:
+            raise ValueError(f"size={self.size}: the generator doubles a map 5 times, use a multiple of 32 (e.g. 64)")
+        if "instancenorm" in self.models and self.size < 64:
+            raise ValueError(f"size={self.size}: the InstanceNorm baseline starts from a (size / 32)^2 map and needs "
+                             "more than one pixel there; use size >= 64")
+
+    def settings(self) -> dict[str, Any]:
+        """The fields that decide the numbers (stored in the JSON, compared when resuming)."""
+        return {name: getattr(self, name) for name in SETTINGS}
+
+
+class InputFedGenerator(BaselineGenerator):
+    """BaselineGenerator called as the trainer calls a generator, forward(semantic, z=None); it has no style input."""
+
+    def forward(self, semantic: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """semantic: (N, semantic_nc, H, W) one-hot -> image (N, 3, H, W) in [-1, 1]; z must be None."""
+        if z is not None:
+            raise ValueError("the baseline generator takes no style z: train it without use_vae")
+        return super().forward(semantic)
+
+
+def gan_config(config: AblationConfig, seed: int) -> TrainConfig:
+    """The TrainConfig every model of the ablation trains with (the CPU preset's GAN at the ablation's size)."""
+    return cpu_config(dataset=config.dataset, data_root=config.data_root, size=config.size, steps=config.steps,
+                      batch_size=config.batch_size, ngf=config.ngf, spade_hidden=config.spade_hidden, seed=seed,
+                      device=config.device, decay_start=config.steps // 2)
+
+
+def build_trainer(model: str, config: TrainConfig, semantic_nc: int, image_size: tuple[int, int],
+                  device: torch.device) -> SPADETrainer:
+    """A SPADETrainer whose generator is SPADE, or the parameter-matched BatchNorm / InstanceNorm baseline."""
+    trainer = SPADETrainer(config, semantic_nc, image_size, device)
+    if model == "spade":
+        return trainer
+    if config.use_vae or config.compile:
+        raise ValueError(f"model={model!r}: the baselines train without use_vae and compile")
+    norm = BASELINE_NORMS[model]
+    height, width = image_size
+    ngf = matching_ngf(semantic_nc, ngf=config.ngf, crop_size=width, aspect_ratio=width / height,
+                       spade_hidden=config.spade_hidden, norm=norm)
+    generator = InputFedGenerator(semantic_nc, ngf=ngf, crop_size=width, aspect_ratio=width / height, norm=norm)
+    trainer.generator = trainer.g_run = generator.to(device)  # the same D, losses and step; only G differs
+    trainer.ema = copy.deepcopy(generator).eval().requires_grad_(False)
+    trainer.opt_G = torch.optim.Adam(generator.parameters(), lr=config.lr_G, betas=(config.beta1, config.beta2))
+    return trainer
+
+
+def train_model(model: str, config: TrainConfig, data: Dataset, device: torch.device,
+                progress: bool = True) -> SPADETrainer:
+    """Train one model config.steps GAN steps on data (seeded weights and data order); returns its trainer."""
+    from tqdm.auto import tqdm
+
+    torch.manual_seed(config.seed)
+    labels = torch.stack([data[i]["label"] for i in range(len(data))])
+    images = torch.stack([data[i]["image"] for i in range(len(data))])
+    if len(labels) < config.batch_size:
+        raise ValueError(f"dataset {config.dataset!r} has {len(labels)} images, fewer than batch_size="
+                         f"{config.batch_size}: lower --batch")
+    trainer = build_trainer(model, config, data.num_classes, tuple(images.shape[-2:]), device)
+    order = torch.Generator().manual_seed(config.seed)  # the same batches for every model of a seed
+    per_epoch = len(labels) // config.batch_size
+    with tqdm(total=config.steps, desc=f"{model} seed {config.seed}", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for step in range(config.steps):
+            if step % per_epoch == 0:
+                permutation = torch.randperm(len(labels), generator=order)
+            batch = permutation[(step % per_epoch) * config.batch_size:][: config.batch_size]
+            trainer.set_learning_rates(step)
+            losses = trainer.step(labels[batch], images[batch])
+            if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+                values = {key: value.item() for key, value in losses.items()}
+                bad = [key for key, value in values.items() if not math.isfinite(value)]
+                if bad:
+                    raise NonFiniteLossError(f"{model} seed {config.seed}: loss {bad[0]} became {values[bad[0]]} "
+                                             f"at step {step + 1}; lower the learning rates")
+                bar.set_postfix({key: f"{value:.2f}" for key, value in values.items()}, refresh=False)
+            bar.update(1)
+    return trainer
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    """Write document as indented JSON, atomically (a temporary file in the same folder, then os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as file:
+            json.dump(document, file, indent=1)
+            file.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_tensor(tensor: torch.Tensor, path: Path) -> None:
+    """torch.save one tensor atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            torch.save(tensor, file)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def results_path(config: AblationConfig) -> Path:
+    """<out>/ablation_<dataset>.json (a folder dataset is named by its folder)."""
+    return Path(config.out) / f"ablation_{Path(config.dataset).name}.json"
+
+
+def load_results(path: Path, config: AblationConfig) -> dict[str, Any] | None:
+    """The results file to resume, or None; a file made with other settings is a clear error."""
+    if not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text())
+        saved = document["settings"]
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path}: not an ablation results file; move it away or pick another --out") from None
+    changed = [name for name in SETTINGS if saved.get(name) != config.settings()[name]]
+    if changed:
+        name = changed[0]
+        raise ValueError(f"{path} was made with {name}={saved.get(name)!r}, this run asks "
+                         f"{name}={config.settings()[name]!r}: use the same settings to resume, or another --out")
+    return document
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per model: seeds, params, and mean and sample std (0 for one seed) of miou and pixel_acc over its runs."""
+    summary = {}
+    for model in MODELS:
+        mine = [run for run in runs if run["model"] == model]
+        if not mine:
+            continue
+        row: dict[str, float] = {"seeds": len(mine), "params": mine[0]["params"]}
+        for metric in ("miou", "pixel_acc"):
+            values = [run[metric] for run in mine]
+            row[f"{metric}_mean"] = statistics.fmean(values)
+            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        summary[model] = row
+    return summary
+
+
+def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any]:
+    """Train and score every (model, seed) not yet in the results file; write the JSON after each run, then the figure."""
+    device = pick_device(config.device)
+    train_data = load_dataset(config.dataset, root=config.data_root, split="train", size=config.size)
+    val_data = load_dataset(config.dataset, root=config.data_root, split="val", size=config.size)
+    path = results_path(config)
+    document = load_results(path, config) or {"settings": config.settings(), "runs": []}
+    work = Path(config.work) / path.stem
+    segmenter = train_segmenter(train_data, config.segmenter_steps, device=device, cache_dir=Path(config.work) /
+                                "segmenters", progress=progress)
+    document["ceiling"] = ceiling(val_data, segmenter, num_images=config.eval_images)
+    inception = load_inception()
+    count = min(config.eval_images, len(val_data))
+    real = torch.stack([val_data[i]["image"] for i in range(count)])
+    maps = torch.stack([val_data[i]["label"] for i in range(min(SAMPLE_MAPS, len(val_data)))])
+    done = {(run["model"], run["seed"]) for run in document["runs"]}
+    for seed in config.seeds:
+        for model in config.models:
+            if (model, seed) in done:
+                continue
+            started = time.perf_counter()
+            trainer = train_model(model, gan_config(config, seed), train_data, device, progress)
+            seconds = time.perf_counter() - started
+            scores = evaluate(trainer.ema, val_data, segmenter, num_images=config.eval_images)
+            fake = None
+            if inception is not None:
+                labels = torch.stack([val_data[i]["label"] for i in range(count)])
+                fake = torch.cat([trainer.generate(chunk) for chunk in labels.split(16)])
+            document["runs"].append({
+                "model": model, "seed": seed, "miou": scores["miou"], "pixel_acc": scores["pixel_acc"],
+                "fid": fid(inception, real, fake) if fake is not None else None,
+                "params": count_parameters(trainer.generator), "steps": config.steps, "device": device.type,
+                "seconds": round(seconds, 1)})
+            save_tensor(trainer.generate(maps).cpu(), work / f"{model}-seed{seed}.pt")
+            write_json(document, path)
+    write_json(document, path)
+    write_figure(document, val_data, work, path.with_suffix(".png"))
+    return document
+
+
+def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: Path) -> None:
+    """Table of mean +- std per model (and the real-image ceiling) beside samples: label | real | each model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = summarize(document["runs"])
+    seed = min(run["seed"] for run in document["runs"])
+    samples = {model: torch.load(work / f"{model}-seed{seed}.pt", weights_only=True) for model in summary
+               if (work / f"{model}-seed{seed}.pt").is_file()}
+    rows = min(SAMPLE_MAPS, len(val_data))
+    columns = ["label map", "real"] + list(samples)
+    figure = plt.figure(figsize=(4.5 + 1.3 * len(columns), 1.3 * rows + 0.4), dpi=90)
+    grid = figure.add_gridspec(rows, len(columns) + 3)
+    table = figure.add_subplot(grid[:, :3])
+    table.axis("off")
+    cells = [[model, f"{row['params'] / 1e6:.2f}M", f"{row['miou_mean']:.3f} ± {row['miou_std']:.3f}",
+              f"{row['pixel_acc_mean']:.3f} ± {row['pixel_acc_std']:.3f}", str(row["seeds"])]
+             for model, row in summary.items()]
+    cells.append(["real images", "", f"{document['ceiling']['miou']:.3f}", f"{document['ceiling']['pixel_acc']:.3f}",
+                  ""])
+    drawn = table.table(cellText=cells, colLabels=["model", "params", "mIoU", "pixel acc.", "seeds"],
+                        loc="center", cellLoc="center")
+    drawn.auto_set_font_size(False)
+    drawn.set_fontsize(7)
+    drawn.scale(1.0, 1.6)
+    settings = document["settings"]
+    table.set_title(f"{settings['dataset']} {settings['size']}px, {settings['steps']} steps, mean ± std over seeds",
+                    fontsize=8)
+    for r in range(rows):
+        item = val_data[r]
+        pictures = [colorize(item["label"], val_data.palette), to_uint8(item["image"])]
+        pictures += [to_uint8(samples[model][r]) for model in samples]
+        for c, picture in enumerate(pictures):
+            ax = figure.add_subplot(grid[r, 3 + c])
+            ax.imshow(picture.numpy())
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(columns[c] + (f" (seed {seed})" if c >= 2 else ""), fontsize=7)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            figure.savefig(file, format="png", bbox_inches="tight")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        plt.close(figure)
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """image: (3, H, W) in [-1, 1] -> uint8 (H, W, 3)."""
+    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0)
+
+
+def ablate_main(argv: list[str]) -> int:
+    """`spade-lesson ablate`: parse the options, run the ablation, print the summary; 1 on a clear error."""
+    from spade_lesson.cli import OneLineParser
+
+    defaults = AblationConfig()
+    parser = OneLineParser(prog="spade-lesson ablate",
+                           description="Train SPADE and the BatchNorm / InstanceNorm baselines (matched parameters, "
+                                       "equal budget) for several seeds and score them with a segmenter trained on "
+                                       "real images. Writes <out>/ablation_<dataset>.json and .png; runs already "
+                                       "in the JSON are skipped (resume after an interruption).")
+    add = parser.add_argument
+    add("--dataset", default=defaults.dataset, help="landscapes (offline), facades, ade20k, cityscapes, or a folder")
+    add("--data-root", dest="data_root", default=defaults.data_root, help="where prepared datasets live")
+    add("--size", type=int, default=defaults.size, help=f"image size, a multiple of 32 (default {defaults.size})")
+    add("--steps", type=int, default=defaults.steps, help=f"GAN steps per run (default {defaults.steps})")
+    add("--batch", dest="batch_size", type=int, default=defaults.batch_size, help="images per step")
+    add("--ngf", type=int, default=defaults.ngf, help=f"SPADE generator width (default {defaults.ngf})")
+    add("--spade-hidden", dest="spade_hidden", type=int, default=defaults.spade_hidden,
+        help=f"SPADE embedding width (default {defaults.spade_hidden})")
+    add("--seeds", type=int, default=len(defaults.seeds), help="seeds per model: 0, 1, ..., N-1 (default 3)")
+    add("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to train (default: all)")
+    add("--eval-images", dest="eval_images", type=int, default=defaults.eval_images,
+        help=f"validation label maps scored per run (default {defaults.eval_images})")
+    add("--segmenter-steps", dest="segmenter_steps", type=int, default=defaults.segmenter_steps,
+        help=f"training steps of the evaluation U-Net (default {defaults.segmenter_steps})")
+    add("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, mps")
+    add("--out", default=defaults.out, help=f"folder for the JSON and the figure (default {defaults.out})")
+    add("--work", default=defaults.work, help=f"folder for cached segmenters and samples (default {defaults.work})")
+    args = parser.parse_args(argv)
+    options = {key: value for key, value in vars(args).items() if key != "seeds"}
+    try:
+        if args.seeds < 1:
+            raise ValueError(f"--seeds {args.seeds}: pass at least 1")
+        config = AblationConfig(**{**options, "models": tuple(args.models)}, seeds=tuple(range(args.seeds)))
+        if pick_device(config.device).type == "cpu":
+            torch.set_num_threads(idle_cpu_cores())
+        document = run_ablation(config)
+    except (ValueError, FileNotFoundError, NonFiniteLossError) as error:
+        print(f"spade-lesson ablate: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("spade-lesson ablate: interrupted; finished runs are kept (run again to resume)", file=sys.stderr)
+        return 130
+    for model, row in summarize(document["runs"]).items():
+        print(f"{model:>12}: mIoU {row['miou_mean']:.3f} ± {row['miou_std']:.3f}, pixel accuracy "
+              f"{row['pixel_acc_mean']:.3f} ± {row['pixel_acc_std']:.3f} ({row['seeds']} seeds, "
+              f"{row['params'] / 1e6:.2f}M parameters)")
+    print(f"{'real images':>12}: mIoU {document['ceiling']['miou']:.3f}, pixel accuracy "
+          f"{document['ceiling']['pixel_acc']:.3f}")
+    path = results_path(config)
+    print(f"wrote {path} and {path.with_suffix('.png')}")
+    return 0
