@@ -55,10 +55,7 @@ class LabelMap:
         self.version += 1
 
     def stroke(self, points: Sequence[Sequence[float]], class_id: int, size: float, continues: bool = False) -> int:
-        """Paint a round brush of diameter `size` along the polyline `points` [(x, y), ...]; returns pixels changed.
-
-        continues=True extends the previous stroke, so a whole drag sent in pieces is one undo step.
-        """
+        """Round brush of diameter `size` along `points` [(x, y), ...] -> pixels changed; continues: same undo step."""
         class_id = self.check_class(class_id)
         if isinstance(size, bool) or not isinstance(size, (int, float)) or not size >= 1:
             raise ValueError(f"LabelMap.stroke: size={size!r}; pass a brush diameter of at least 1 pixel")

@@ -33,7 +33,7 @@ VIEWPORT = {"width": 1400, "height": 1100}
 
 if not CHROMIUM.is_file():
     pytest.skip(f"no Chromium at {CHROMIUM}: run .ci/system-deps (apt-get install chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is missing: pip install -e '.[dev]'")
+sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright for Python: pip install -e '.[dev]'")
 
 
 def free_port() -> int:
@@ -160,8 +160,8 @@ def test_paint_in_jupyterlab_and_read_the_map_back_from_the_kernel(lab: str, tmp
                                        f"{json.dumps(before_src)}", timeout=60_000)
             except sync_api.TimeoutError:
                 page.screenshot(path=str(tmp_path / "timeout.png"))
-                state = page.evaluate(RUN_IN_KERNEL, "print(painter.labels.version, painter.canvas.class_id, "
-                                                     "repr(painter.canvas.error), painter.renders, painter.status.value)")
+                state = page.evaluate(RUN_IN_KERNEL, "print(painter.labels.version, painter.canvas.class_id, repr("
+                                                     "painter.canvas.error), painter.renders, painter.status.value)")
                 pytest.fail(f"no answer to the painted stroke (box {box}); kernel: version, class, error, renders, "
                             f"status = {state.strip()}; page version {before_version} -> "
                             f"{page.locator('.spade-painter').get_attribute('data-version')}; see {tmp_path}")

@@ -22,7 +22,8 @@ def reference_stroke(height: int, width: int, points: list[tuple[float, float]],
             p = (column + 0.5, row + 0.5)
             for (ax, ay), (bx, by) in segments:
                 dx, dy = bx - ax, by - ay
-                t = 0.0 if dx == dy == 0 else min(max(((p[0] - ax) * dx + (p[1] - ay) * dy) / (dx * dx + dy * dy), 0), 1)
+                length2 = dx * dx + dy * dy
+                t = 0.0 if length2 == 0 else min(max(((p[0] - ax) * dx + (p[1] - ay) * dy) / length2, 0), 1)
                 if math.hypot(p[0] - ax - t * dx, p[1] - ay - t * dy) <= size / 2 + 1e-9:
                     mask[row, column] = True
     return mask

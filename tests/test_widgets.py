@@ -35,9 +35,11 @@ class FakeLoop:
         self.waiting: list[tuple[float, object]] = []
 
     def clock(self) -> float:
+        """The fake time."""
         return self.now
 
     def call_later(self, delay: float, callback) -> None:
+        """Remember callback until `delay` seconds of fake time have passed."""
         self.waiting.append((self.now + delay, callback))
 
     def advance(self, seconds: float) -> None:
