@@ -1,4 +1,4 @@
-"""A miniature of the paper's main claim (Park et al., CVPR 2019, Sec. 4, Table 4): SPADE beats the same decoder with
+"""A miniature of the paper's main claim (Park et al., CVPR 2019, Sec. 3-4): SPADE beats the same decoder with
 BatchNorm or InstanceNorm fed the label map at its input, at matched parameter counts and an equal training budget.
 
 Every model is trained with the same GAN step (spade_lesson.train.SPADETrainer: the same discriminator, losses,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import math
 import os
@@ -217,13 +218,14 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 
 
 def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any]:
-    """Train and score every (model, seed) not yet in the results file; write the JSON after each run, then the figure."""
+    """Train and score each (model, seed) not in the results file yet (JSON saved after each run), then draw."""
     device = pick_device(config.device)
     train_data = load_dataset(config.dataset, root=config.data_root, split="train", size=config.size)
     val_data = load_dataset(config.dataset, root=config.data_root, split="val", size=config.size)
     path = results_path(config)
     document = load_results(path, config) or {"settings": config.settings(), "runs": []}
-    work = Path(config.work) / path.stem
+    key = hashlib.sha256(json.dumps(config.settings(), sort_keys=True).encode()).hexdigest()[:8]
+    work = Path(config.work) / f"{path.stem}-{key}"  # this ablation's samples, apart from other settings'
     segmenter = train_segmenter(train_data, config.segmenter_steps, device=device, cache_dir=Path(config.work) /
                                 "segmenters", progress=progress)
     document["ceiling"] = ceiling(val_data, segmenter, num_images=config.eval_images)
@@ -269,34 +271,35 @@ def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: 
                if (work / f"{model}-seed{seed}.pt").is_file()}
     rows = min(SAMPLE_MAPS, len(val_data))
     columns = ["label map", "real"] + list(samples)
-    figure = plt.figure(figsize=(4.5 + 1.3 * len(columns), 1.3 * rows + 0.4), dpi=90)
-    grid = figure.add_gridspec(rows, len(columns) + 3)
-    table = figure.add_subplot(grid[:, :3])
+    figure = plt.figure(figsize=(5.5 + 1.3 * len(columns), 1.3 * rows + 0.5), dpi=90)
+    grid = figure.add_gridspec(rows, len(columns) + 4)
+    table = figure.add_subplot(grid[:, :4])
     table.axis("off")
-    cells = [[model, f"{row['params'] / 1e6:.2f}M", f"{row['miou_mean']:.3f} ± {row['miou_std']:.3f}",
-              f"{row['pixel_acc_mean']:.3f} ± {row['pixel_acc_std']:.3f}", str(row["seeds"])]
+    cells = [[model, f"{row['params'] / 1e6:.2f}M", str(row["seeds"]),
+              *(f"{row[f'{metric}_mean']:.3f} ± {row[f'{metric}_std']:.3f}" for metric in ("miou", "pixel_acc"))]
              for model, row in summary.items()]
-    cells.append(["real images", "", f"{document['ceiling']['miou']:.3f}", f"{document['ceiling']['pixel_acc']:.3f}",
-                  ""])
-    drawn = table.table(cellText=cells, colLabels=["model", "params", "mIoU", "pixel acc.", "seeds"],
-                        loc="center", cellLoc="center")
+    best = document["ceiling"]
+    cells.append(["real images", "", "", f"{best['miou']:.3f}", f"{best['pixel_acc']:.3f}"])
+    drawn = table.table(cellText=cells, colLabels=["model", "params", "seeds", "mIoU", "pixel accuracy"],
+                        colWidths=[0.24, 0.14, 0.1, 0.26, 0.26], loc="center", cellLoc="center")
     drawn.auto_set_font_size(False)
-    drawn.set_fontsize(7)
-    drawn.scale(1.0, 1.6)
+    drawn.set_fontsize(8)
+    drawn.scale(1.0, 1.8)
     settings = document["settings"]
-    table.set_title(f"{settings['dataset']} {settings['size']}px, {settings['steps']} steps, mean ± std over seeds",
+    table.set_title(f"{settings['dataset']} {settings['size']} px, {settings['steps']} steps per run\n"
+                    f"segmentation scores of {settings['eval_images']} validation maps, mean ± std over seeds",
                     fontsize=8)
     for r in range(rows):
         item = val_data[r]
         pictures = [colorize(item["label"], val_data.palette), to_uint8(item["image"])]
         pictures += [to_uint8(samples[model][r]) for model in samples]
         for c, picture in enumerate(pictures):
-            ax = figure.add_subplot(grid[r, 3 + c])
+            ax = figure.add_subplot(grid[r, 4 + c])
             ax.imshow(picture.numpy())
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(columns[c] + (f" (seed {seed})" if c >= 2 else ""), fontsize=7)
+                ax.set_title(columns[c] + (f"\n(seed {seed})" if c >= 2 else ""), fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -69,7 +69,7 @@ def _inception_weights() -> tuple[dict[str, torch.Tensor] | None, str]:
 
 
 def load_inception() -> nn.Module | None:
-    """Inception-v3 up to its 2048-d average pool, frozen; None (after one printed line) when its weights are missing."""
+    """Inception-v3 up to its 2048-d average pool, frozen; None (after one printed line) without its weights."""
     from torchvision.models import inception_v3
 
     state, reason = _inception_weights()

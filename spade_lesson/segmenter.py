@@ -46,7 +46,7 @@ def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class UNet(nn.Module):
-    """A small U-Net (Ronneberger et al. 2015): `depth` halvings, widths width * 2**level, skip connections by concat."""
+    """A small U-Net (Ronneberger et al. 2015): `depth` halvings, widths width * 2**level, skips joined by concat."""
 
     def __init__(self, in_channels: int = 3, num_classes: int = 9, width: int = 16, depth: int = 3) -> None:
         super().__init__()

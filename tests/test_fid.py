@@ -41,7 +41,8 @@ def test_commuting_covariances_match_the_closed_form() -> None:
 
 
 def test_non_commuting_2d_covariances_match_the_closed_form() -> None:
-    # for 2x2 S1 S2 with eigenvalues l1, l2 >= 0: tr((S1 S2)^1/2) = sqrt(l1) + sqrt(l2) = sqrt(tr(S1 S2) + 2 sqrt(det S1 S2))
+    # for 2x2 S1 S2 with eigenvalues l1, l2 >= 0:
+    # tr((S1 S2)^1/2) = sqrt(l1) + sqrt(l2) = sqrt(tr(S1 S2) + 2 sqrt(det(S1 S2)))
     sigma1 = torch.tensor([[2.0, 0.7], [0.7, 1.0]], dtype=torch.float64)
     sigma2 = torch.tensor([[1.0, -0.4], [-0.4, 3.0]], dtype=torch.float64)
     mu1, mu2 = torch.tensor([0.5, -1.0]), torch.tensor([2.0, 1.0])
