@@ -37,13 +37,6 @@ def demo_config(cuda: bool, out: str, steps: int | None, seconds: float) -> Any:
                        sample_every=settings["steps"], log_every=10, device="auto")
 
 
-def idle_cores() -> int:
-    """CPU cores no other process is using (at least 1): more threads than that make PyTorch wait on each other."""
-    cores = os.cpu_count() or 1
-    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, min(cores, cores - busy))
-
-
 def demo(argv: list[str]) -> int:
     """Train a small SPADE generator on the offline dataset for ~2 minutes and write label | generated | real."""
     parser = OneLineParser(prog="spade-lesson demo",
@@ -57,7 +50,7 @@ def demo(argv: list[str]) -> int:
     import torch
 
     from spade_lesson.data import load_dataset
-    from spade_lesson.train import CHECKPOINT_NAME, LOG_NAME, sample_grid, train, write_png
+    from spade_lesson.train import CHECKPOINT_NAME, LOG_NAME, idle_cpu_cores, sample_grid, train, write_png
 
     out = Path(args.out)
     for name in (CHECKPOINT_NAME, LOG_NAME):  # the demo always starts afresh
@@ -65,7 +58,7 @@ def demo(argv: list[str]) -> int:
             (out / name).unlink()
     cuda = torch.cuda.is_available()
     if not cuda:
-        torch.set_num_threads(idle_cores())
+        torch.set_num_threads(idle_cpu_cores())
     budget = DEMO_SECONDS - (time.perf_counter() - STARTED) - 10.0  # 10 s for the picture and for leaving
     config = demo_config(cuda, str(out), args.steps, budget)
     print(f"spade-lesson demo: training SPADE on Landscapes {config.size}x{config.size} for at most "
@@ -87,7 +80,7 @@ def train_command(argv: list[str]) -> int:
     """Train SPADE with the course's presets and any option overridden; --resume continues a run exactly."""
     import torch
 
-    from spade_lesson.train import CHECKPOINT_NAME, course_config, cpu_config, load_checkpoint, train, TrainConfig
+    from spade_lesson.train import CHECKPOINT_NAME, TrainConfig, course_config, cpu_config, load_checkpoint, train
 
     parser = OneLineParser(prog="spade-lesson train", description="Train SPADE (Ctrl-C saves a checkpoint; "
                                                                   "multi-GPU: torchrun --nproc_per_node N -m "
@@ -141,6 +134,8 @@ def train_command(argv: list[str]) -> int:
     else:
         config = course_config(**overrides) if preset == "course" else cpu_config(**overrides)
     result = train(config)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only the first process reports
+        return 0
     print(f"trained to step {result.step} in {result.seconds:.0f} s; checkpoint {result.checkpoint}, "
           f"losses {result.log}" + (f", samples {result.samples[-1]}" if result.samples else ""))
     return 0

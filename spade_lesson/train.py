@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -161,6 +161,13 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
 
 
+def idle_cpu_cores() -> int:
+    """CPU cores no other process is using (at least 1): more torch threads than that wait on each other a lot."""
+    cores = os.cpu_count() or 1
+    busy = round(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, min(cores, cores - busy))
+
+
 def pick_device(name: str) -> torch.device:
     """config.device -> torch.device: "auto" is CUDA, then MPS, then CPU; torchrun runs use cuda:LOCAL_RANK."""
     if name == "auto":
@@ -197,8 +204,9 @@ class SPADETrainer:
         self.encoder = ConvEncoder(ngf=config.ngf) if config.use_vae else None
         if distributed and device.type == "cuda":  # one set of BatchNorm statistics over every GPU's batch
             self.generator = nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
-        for module in self.networks().values():
-            module.to(device, memory_format=self.memory_format)
+        for module in (self.generator, self.discriminator, self.encoder):
+            if module is not None:
+                module.to(device, memory_format=self.memory_format)
         # *_run: what the step calls (DDP-wrapped when distributed, compiled when asked); d_local skips DDP's all-reduce
         self.g_run, self.d_run, self.e_run = self.generator, self.discriminator, self.encoder
         if distributed:
@@ -229,12 +237,10 @@ class SPADETrainer:
                 self.vgg = VGGLoss(features).to(device, memory_format=self.memory_format)
 
     def networks(self) -> dict[str, nn.Module]:
-        """The trained networks by checkpoint key (G, D, and E with use_vae), plus the EMA generator once built."""
-        nets = {"G": self.generator, "D": self.discriminator}
+        """The networks by checkpoint key: G, D, E (with use_vae) and EMA."""
+        nets = {"G": self.generator, "D": self.discriminator, "EMA": self.ema}
         if self.encoder is not None:
             nets["E"] = self.encoder
-        if hasattr(self, "ema"):
-            nets["EMA"] = self.ema
         return nets
 
     def autocast(self) -> contextlib.AbstractContextManager:
@@ -303,7 +309,7 @@ class SPADETrainer:
 
     @torch.no_grad()
     def update_ema(self) -> None:
-        """ema <- d * ema + (1 - d) * G for weights (d warms up from 0.1 to ema_decay); buffers are copied."""
+        """ema <- d * ema + (1 - d) * G (weights), d = min(ema_decay, (1 + t) / (10 + t)); buffers copied."""
         done = self.steps_done
         decay = min(self.config.ema_decay, (1 + done) / (10 + done))  # short runs are not stuck with the initial G
         for ema_param, param in zip(self.ema.parameters(), self.generator.parameters()):
@@ -370,19 +376,27 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate((python["version"], tuple(python["state"].tolist()), python["gauss"]))
 
 
-def save_checkpoint(path: Path, trainer: SPADETrainer, step: int) -> None:
-    """Write everything needed to resume exactly, atomically (a temporary file, then os.replace)."""
-    state = {"step": step, "config": dataclasses.asdict(trainer.config), "semantic_nc": trainer.semantic_nc,
-             "trainer": trainer.state_dict(), "rng": rng_state()}
+@contextlib.contextmanager
+def atomic_write(path: Path) -> Iterator[BinaryIO]:
+    """A binary file that appears at `path` only once fully written (a temporary file beside it, then os.replace)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
+            yield file
+        os.chmod(tmp, 0o644)  # an ordinary readable file, not mkstemp's owner-only one
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_checkpoint(path: Path, trainer: SPADETrainer, step: int) -> None:
+    """Write everything needed to resume exactly, atomically (a temporary file, then os.replace)."""
+    state = {"step": step, "config": dataclasses.asdict(trainer.config), "semantic_nc": trainer.semantic_nc,
+             "trainer": trainer.state_dict(), "rng": rng_state()}
+    with atomic_write(path) as file:
+        torch.save(state, file)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -412,15 +426,8 @@ def write_png(image: torch.Tensor, path: Path) -> None:
     """image: uint8 (H, W, 3) -> PNG at path, atomically."""
     from PIL import Image
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            Image.fromarray(image.cpu().numpy()).save(file, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        Image.fromarray(image.cpu().numpy()).save(file, format="PNG")
 
 
 def sample_grid(label: torch.Tensor, fake: torch.Tensor, real: torch.Tensor,
@@ -699,10 +706,8 @@ def _truncate_log(path: Path, step: int, is_main: bool) -> None:
         return
     rows = [line for line in path.read_text().splitlines() if line.strip()]
     kept = [line for line in rows if _row_step(line) is not None and _row_step(line) <= step]
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w") as file:
-        file.write("".join(line + "\n" for line in kept))
-    os.replace(tmp, path)
+    with atomic_write(path) as file:
+        file.write("".join(line + "\n" for line in kept).encode())
 
 
 def _row_step(line: str) -> int | None:

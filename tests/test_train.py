@@ -20,8 +20,9 @@ from PIL import Image
 
 from spade_lesson import train as train_module
 from spade_lesson.data import Landscapes
-from spade_lesson.train import (EpochSampler, NonFiniteLossError, SPADETrainer, TrainConfig, learning_rate_factor,
-                                load_checkpoint, load_trainer, plot_losses, rng_state, set_rng_state, train)
+from spade_lesson.train import (EpochSampler, NonFiniteLossError, SPADETrainer, TrainConfig, course_config,
+                                cpu_config, learning_rate_factor, load_checkpoint, load_trainer, pick_device,
+                                plot_losses, resolve_amp, rng_state, set_rng_state, train)
 
 matplotlib.use("Agg")
 
@@ -159,6 +160,14 @@ def test_config_errors_name_the_field():
         TrainConfig(steps=10, decay_start=20)
     with pytest.raises(ValueError, match="amp='fp8'"):
         TrainConfig(amp="fp8")
+
+
+def test_presets_decay_over_their_second_half_and_devices_are_checked():
+    assert course_config().decay_start == 3000 and cpu_config(steps=10).decay_start == 5
+    assert cpu_config(decay_start=None).decay_start is None
+    assert resolve_amp("auto", torch.device("cpu")) is None  # autocast is for CUDA only
+    with pytest.raises(ValueError, match="device='gpu0' is not a torch device"):
+        pick_device("gpu0")
 
 
 def test_learning_rate_decays_linearly_to_zero():
