@@ -14,6 +14,7 @@ against the input label maps of the validation split.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import hashlib
 import json
@@ -21,11 +22,11 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from torch.utils.data import Dataset
@@ -152,31 +153,24 @@ def train_model(model: str, config: TrainConfig, data: Dataset, device: torch.de
     return trainer
 
 
+@contextlib.contextmanager
+def atomic_open(path: Path, mode: str = "w") -> Iterator[IO]:
+    """A file to write that replaces `path` only if the block succeeds (a temporary file beside it, then os.replace)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, mode) as file:  # open() honours the umask: results stay readable by others
+            yield file
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def write_json(document: dict[str, Any], path: Path) -> None:
-    """Write document as indented JSON, atomically (a temporary file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            json.dump(document, file, indent=1)
-            file.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_tensor(tensor: torch.Tensor, path: Path) -> None:
-    """torch.save one tensor atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(tensor, file)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write document as indented JSON, atomically."""
+    with atomic_open(path) as file:
+        json.dump(document, file, indent=1)
+        file.write("\n")
 
 
 def results_path(config: AblationConfig) -> Path:
@@ -251,7 +245,8 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
                 "fid": fid(inception, real, fake) if fake is not None else None,
                 "params": count_parameters(trainer.generator), "steps": config.steps, "device": device.type,
                 "seconds": round(seconds, 1)})
-            save_tensor(trainer.generate(maps).cpu(), work / f"{model}-seed{seed}.pt")
+            with atomic_open(work / f"{model}-seed{seed}.pt", "wb") as file:
+                torch.save(trainer.generate(maps).cpu(), file)
             write_json(document, path)
     write_json(document, path)
     write_figure(document, val_data, work, path.with_suffix(".png"))
@@ -300,15 +295,9 @@ def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: 
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(columns[c] + (f"\n(seed {seed})" if c >= 2 else ""), fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as file:
+        with atomic_open(path, "wb") as file:
             figure.savefig(file, format="png", bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     finally:
         plt.close(figure)
 

@@ -103,3 +103,15 @@ def test_the_command_reports_bad_options_in_one_line(argv, message, capsys) -> N
     assert ablate_main(argv) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path) -> None:
+    path = tmp_path / "ablation_x.json"
+    ablation.write_json({"runs": [1]}, path)
+    with pytest.raises(RuntimeError):
+        with ablation.atomic_open(path) as file:
+            file.write("half a docu")
+            raise RuntimeError("interrupted")
+    assert json.loads(path.read_text()) == {"runs": [1]}
+    assert [p.name for p in tmp_path.iterdir()] == ["ablation_x.json"]
+    assert path.stat().st_mode & 0o044, "results should be readable by others (umask permitting)"
