@@ -19,11 +19,13 @@ from torch import nn
 from spade_lesson.baselines import count_parameters
 from spade_lesson.data.semantic import one_hot
 from spade_lesson.discriminator import NLayerDiscriminator
+from spade_lesson.fid import frechet_distance
 from spade_lesson.generator import latent_size
 from spade_lesson.labelmap import LabelMap
 from spade_lesson.losses import discriminator_loss, generator_loss, kl_divergence
 from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
 from spade_lesson.probe import RIDGE, fit_probe
+from spade_lesson.sketch import SPADE2d, assign_spade_params
 from spade_lesson.spade import SPADE
 
 DIGITS = 4  # significant digits of the numbers a failed check prints
@@ -274,6 +276,51 @@ def check_ridge_probe(ridge_probe: Callable[..., Any]) -> None:
     cases.passed()
 
 
+# ---- 03 SPADE -----------------------------------------------------------------------------------------------------
+
+
+@_isolated
+def check_spade_forward(spade_forward: Callable[..., Any]) -> None:
+    """Exercise 03.1: spade_forward(x, segmap, mlp_shared, mlp_gamma, mlp_beta) against spade_lesson.spade.SPADE."""
+    settings = [(6, 4, 16, (32, 32), (64, 64)), (3, 5, 8, (16, 16), (16, 16)), (4, 3, 8, (16, 24), (8, 12))]
+    cases = Cases("check_spade_forward", len(settings))
+    for norm_nc, label_nc, hidden, size, map_size in settings:
+        cases.case(f"x (4, {norm_nc}, {size[0]}, {size[1]}), segmap (4, {label_nc}, {map_size[0]}, {map_size[1]})")
+        reference = SPADE(norm_nc, label_nc, hidden=hidden)  # batch norm without affine, in training mode
+        x = torch.randn(4, norm_nc, *size) * 2 + 1
+        segmap = one_hot(torch.randint(label_nc, (4, *map_size)), label_nc)
+        with torch.no_grad():
+            got = cases.call(spade_forward, x, segmap, reference.mlp_shared, reference.mlp_gamma, reference.mlp_beta)
+            expected = reference(x, segmap)
+        cases.close("output", got, expected,
+                    "batch-normalize x (no affine), resize segmap to x's size (nearest), embedding = "
+                    "mlp_shared(segmap), out = normalized * (1 + mlp_gamma(embedding)) + mlp_beta(embedding)",
+                    atol=1e-5, rtol=1e-4)
+    cases.passed()
+
+
+@_isolated
+def check_split_params(split_params: Callable[..., Any]) -> None:
+    """Exercise 03.2: split_params(num_features, params) against spade_lesson.sketch.assign_spade_params."""
+    settings = [[3, 5, 2], [4], [1, 1, 6]]
+    cases = Cases("check_split_params", len(settings))
+    for num_features in settings:
+        cases.case(f"num_features={num_features}")
+        layers = nn.Sequential(*[SPADE2d(c) for c in num_features])
+        params = torch.randn(2, 2 * sum(num_features), 6, 6)
+        assign_spade_params(layers, params)
+        got = cases.call(split_params, list(num_features), params)
+        if not isinstance(got, (list, tuple)) or len(got) != len(num_features):
+            cases.fail(f"expected a list of {len(num_features)} (weight, bias) pairs, got {_brief(got)}")
+        for index, (pair, layer) in enumerate(zip(got, layers)):
+            if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+                cases.fail(f"layer {index}: expected a (weight, bias) pair, got {_brief(pair)}")
+            hint = "layer l takes the next 2 * C_l channels: first C_l for the weight, then C_l for the bias"
+            cases.close(f"layer {index} weight", pair[0], layer.weight, hint, atol=0.0, rtol=0.0)
+            cases.close(f"layer {index} bias", pair[1], layer.bias, hint, atol=0.0, rtol=0.0)
+    cases.passed()
+
+
 # ---- 04 The networks ---------------------------------------------------------------------------------------------
 
 
@@ -357,6 +404,51 @@ def check_kl(kl: Callable[..., Any]) -> None:
         got = cases.call(kl, mu, logvar)
         cases.close("KL", got, reference, "-0.5 * sum(1 + logvar - mu**2 - exp(logvar)), summed over every element")
         cases.close("KL against the package's", got, kl_divergence(mu, logvar), "sum, do not average")
+    cases.passed()
+
+
+# ---- 06 Evaluation ----------------------------------------------------------------------------------------------
+
+
+@_isolated
+def check_miou_from_confusion(miou_from_confusion: Callable[..., Any]) -> None:
+    """Exercise 06.1: miou_from_confusion(conf) against spade_lesson.metrics.miou."""
+    settings = [("two classes", torch.tensor([[3, 1], [0, 4]])),
+                ("a class never predicted right", torch.tensor([[1, 1, 0], [0, 2, 0], [1, 0, 0]])),
+                ("a class absent from target and prediction", torch.tensor([[5, 0, 0], [0, 0, 0], [2, 0, 1]])),
+                ("random 6 classes", torch.randint(20, (6, 6)))]
+    cases = Cases("check_miou_from_confusion", len(settings))
+    for description, conf in settings:
+        cases.case(f"{description}, conf {conf.tolist()}" if len(conf) <= 3 else description)
+        got = cases.call(miou_from_confusion, conf.clone())
+        cases.close("mIoU", got, miou(conf),
+                    "IoU_c = TP_c / (TP_c + FP_c + FN_c), averaged over the classes whose union is not empty",
+                    atol=1e-9)
+    cases.passed()
+
+
+@_isolated
+def check_frechet_distance(my_frechet_distance: Callable[..., Any]) -> None:
+    """Exercise 06.2: my_frechet_distance(mu1, sigma1, mu2, sigma2) against the diagonal closed form and fid's."""
+    cases = Cases("check_frechet_distance", 5)
+    a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 4.0, 1.0])
+    mu1, mu2 = torch.zeros(3), torch.tensor([1.0, 2.0, 2.0])
+    cases.case("diagonal covariances, dim 3")
+    closed_form = (mu1 - mu2).square().sum() + (a.sqrt() - b.sqrt()).square().sum()  # commuting covariances
+    cases.close("distance", cases.call(my_frechet_distance, mu1, torch.diag(a), mu2, torch.diag(b)), closed_form,
+                "|mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr((sigma1 sigma2)^1/2)", atol=1e-6)
+    cases.case("a Gaussian against itself, dim 4")
+    root, mean = _randn(4, 4), _randn(4)
+    got = cases.call(my_frechet_distance, mean, root @ root.T, mean.clone(), root @ root.T)
+    cases.close("distance", got, 0.0, "the distance of a Gaussian to itself is 0", atol=1e-6)
+    for dim in (2, 5, 16):
+        cases.case(f"random covariances that do not commute, dim {dim}")
+        x, y = _randn(dim, dim), _randn(dim, dim)
+        m1, m2 = _randn(dim), _randn(dim)
+        expected = frechet_distance(m1, x @ x.T, m2, y @ y.T)
+        cases.close("distance", cases.call(my_frechet_distance, m1, x @ x.T, m2, y @ y.T), expected,
+                    "tr((sigma1 sigma2)^1/2) = sum of sqrt(eigvalsh(root1 @ sigma2 @ root1)), root1 = sqrtm_psd(sigma1)",
+                    atol=1e-6, rtol=1e-6)
     cases.passed()
 
 

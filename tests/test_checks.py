@@ -12,7 +12,8 @@ import torch.nn.functional as F
 
 from spade_lesson import checks
 from spade_lesson.checks import CheckFailed
-from spade_lesson.norms import group_norm
+from spade_lesson.metrics import class_iou
+from spade_lesson.norms import batch_norm, group_norm
 
 
 def stub(name: str) -> Callable[..., Any]:
@@ -72,6 +73,16 @@ def ridge_probe(x_train, y_train, x_test, num_classes, ridge=1e-3):
     return ((x_test - mean) @ weight + prior).argmax(dim=1)
 
 
+def spade_forward(x, segmap, mlp_shared, mlp_gamma, mlp_beta):
+    embedding = mlp_shared(F.interpolate(segmap, size=tuple(x.shape[2:]), mode="nearest"))
+    return batch_norm(x) * (1 + mlp_gamma(embedding)) + mlp_beta(embedding)
+
+
+def split_params(num_features, params):
+    chunks = params.split([c for n in num_features for c in (n, n)], dim=1)
+    return list(zip(chunks[0::2], chunks[1::2]))
+
+
 def spade_parameter_count(norm_nc, label_nc, hidden=128, kernel_size=3):
     k2 = kernel_size**2
     return (label_nc * k2 + 1) * hidden + 2 * (hidden * k2 + 1) * norm_nc
@@ -98,6 +109,15 @@ def hinge_g(fake_logits):
 
 def kl(mu, logvar):
     return 0.5 * (mu**2 + logvar.exp() - 1 - logvar).sum()
+
+
+def miou_from_confusion(conf):
+    return float(class_iou(conf).nanmean())
+
+
+def my_frechet_distance(mu1, sigma1, mu2, sigma2):
+    cross = torch.linalg.eigvals(sigma1.double() @ sigma2.double()).real.clamp(min=0).sqrt().sum()
+    return float((mu1 - mu2).double().square().sum() + sigma1.trace() + sigma2.trace() - 2 * cross)
 
 
 def flood_fill(label, x, y, class_id):
@@ -168,11 +188,15 @@ CORRECT = [
     (checks.check_group_norm, [my_group_norm]),
     (checks.check_uniform_map_response, [uniform_map_response]),
     (checks.check_ridge_probe, [ridge_probe]),
+    (checks.check_spade_forward, [spade_forward]),
+    (checks.check_split_params, [split_params]),
     (checks.check_spade_parameter_count, [spade_parameter_count]),
     (checks.check_start_size, [start_size]),
     (checks.check_patch_grid_size, [patch_grid_size]),
     (checks.check_hinge_loss, [hinge_d, hinge_g]),
     (checks.check_kl, [kl]),
+    (checks.check_miou_from_confusion, [miou_from_confusion]),
+    (checks.check_frechet_distance, [my_frechet_distance]),
     (checks.check_flood_fill, [flood_fill]),
     (checks.check_brush_mask, [brush_mask]),
     (checks.check_interpolate_styles, [interpolate_styles]),
@@ -200,6 +224,15 @@ WRONG = [  # (check, functions, what the verdict must say)
     (checks.check_ridge_probe,
      [lambda x_train, y_train, x_test, num_classes, ridge: ridge_probe(x_train, y_train, x_test, num_classes, 0.0)],
      ["case 2 of 3 (8 features, 5 classes, ridge=1.0, centres spread 0.3): predicted class"]),
+    (checks.check_spade_forward,
+     [lambda x, segmap, shared, gamma, beta: spade_forward(x, segmap, shared, lambda e: gamma(e) - 1, beta)],
+     ["case 1 of 3 (x (4, 6, 32, 32), segmap (4, 4, 64, 64)): output at index (0, 0, 0, 0): expected"]),
+    (checks.check_spade_forward, [lambda x, segmap, shared, gamma, beta: x * (1 + gamma(shared(segmap)))],
+     ["case 1 of 3", "raised RuntimeError", "(call <lambda> yourself to see the full traceback)"]),
+    (checks.check_split_params, [lambda num_features, params: [(b, w) for w, b in split_params(num_features, params)]],
+     ["case 1 of 3 (num_features=[3, 5, 2]): layer 0 weight at index (0, 0, 0, 0): expected"]),
+    (checks.check_split_params, [lambda num_features, params: split_params(num_features, params)[:1]],
+     ["case 1 of 3", "expected a list of 3 (weight, bias) pairs, got list"]),
     (checks.check_spade_parameter_count, [lambda norm_nc, label_nc, hidden, kernel_size:
                                           (label_nc + 2 * norm_nc) * hidden * kernel_size**2],
      ["case 1 of 4 (norm_nc=64, label_nc=9, hidden=128, kernel_size=3): parameters: expected 158080, got 157824"]),
@@ -212,6 +245,16 @@ WRONG = [  # (check, functions, what the verdict must say)
     (checks.check_hinge_loss, [hinge_d, lambda fake: fake.mean()], ["case 1 of 3", "hinge_g: expected"]),
     (checks.check_kl, [lambda mu, logvar: kl(mu, logvar) / mu.numel()],
      ["case 1 of 3 (random, mu and logvar (3, 8)): KL: expected"]),
+    (checks.check_miou_from_confusion, [lambda conf: float(conf.diagonal().sum() / conf.sum())],
+     ["case 1 of 4 (two classes, conf [[3, 1], [0, 4]]): mIoU: expected 0.775, got 0.875"]),
+    (checks.check_miou_from_confusion, [lambda conf: float(class_iou(conf).nan_to_num().mean())],
+     ["case 3 of 4 (a class absent from target and prediction", "whose union is not empty"]),
+    (checks.check_frechet_distance, [lambda mu1, s1, mu2, s2: my_frechet_distance(mu1, s1, mu2, s2) - 3.0],
+     ["case 1 of 5 (diagonal covariances, dim 3): distance: expected 14, got 11"]),
+    (checks.check_frechet_distance,
+     [lambda mu1, s1, mu2, s2: float((mu1 - mu2).square().sum() + (s1.diagonal().sqrt() - s2.diagonal().sqrt())
+                                     .square().sum())],
+     ["case 3 of 5 (random covariances that do not commute, dim 2): distance: expected"]),
     (checks.check_flood_fill, [eight_connected_flood_fill], ["case 1 of 22", "filled map at index"]),
     (checks.check_flood_fill, [in_place_flood_fill], ["case 1 of 22", "the map passed in", "label.copy()"]),
     (checks.check_flood_fill, [recursive_flood_fill],
