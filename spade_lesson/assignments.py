@@ -1,0 +1,256 @@
+"""Student versions of the course notebooks, made by nbgrader's own preprocessors, and the instructors' note.
+
+The notebooks in the repository are the solution versions: each exercise is a cell marked for nbgrader whose solution
+sits between `### BEGIN SOLUTION` and `### END SOLUTION` inside a function body, followed by a check cell (an nbgrader
+autograder test) calling `spade_lesson.checks`. `spade-lesson assignments OUT/` writes OUT/<notebook>.ipynb for every
+notebook with nbgrader's LockCells, ClearSolutions (each solution becomes `raise NotImplementedError()`), ClearOutput
+and CheckCellMetadata, and OUT/INSTRUCTORS.md, the text of the repository's INSTRUCTORS.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from spade_lesson.notebook import REPO_URL
+
+INSTALL_HINT = "pip install 'spade-lesson[instructor]'"
+NOTE_NAME = "INSTRUCTORS.md"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """What an instructor plans a notebook around: students' working time, a full run's time, the GPU it wants."""
+
+    working: str  # as in the README's notebook table
+    full_run: str  # the whole notebook in full mode (SPADE_LESSON_FAST=0) on a 2-core CPU, measured
+    gpu: str  # as in the README's notebook table
+
+
+TIMINGS = {
+    "00_start_here": Timing("10 min", "1 min", "no"),
+    "01_batchnorm_from_scratch": Timing("45 min", "1 min", "no"),
+    "02_the_washout": Timing("45 min", "3 min", "no"),
+    "03_spade": Timing("60 min", "3 min", "no"),
+    "04_the_networks": Timing("45 min", "1 min", "no"),
+    "05_training": Timing("60 min", "7 min", "recommended (T4 or better)"),
+    "06_evaluation": Timing("45 min", "5 min", "optional"),
+    "07_interactive_gaugan": Timing("20 min", "1 min", "no"),
+}
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: the functions its solution cell defines and the check cell (autograder test) that grades them."""
+
+    functions: tuple[str, ...]
+    check: str  # the check cell's nbgrader grade_id
+    points: float
+
+
+def is_solution(cell: NotebookNode) -> bool:
+    """True for a cell that nbgrader treats as a solution cell."""
+    return bool(cell.metadata.get("nbgrader", {}).get("solution", False))
+
+
+def is_check(cell: NotebookNode) -> bool:
+    """True for an autograded code cell (an nbgrader test cell)."""
+    grader = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(grader.get("grade", False)) and not grader.get("solution", False)
+
+
+def exercises(nb: NotebookNode, name: str) -> list[Exercise]:
+    """The exercises of a solution notebook, in order; each solution cell must be followed by its own check cell."""
+    found = []
+    for index, cell in enumerate(nb.cells):
+        if not is_solution(cell):
+            continue
+        functions = tuple(re.findall(r"^def (\w+)\(", cell.source, flags=re.MULTILINE))
+        later = nb.cells[index + 1:]
+        check = next((c for c in later if is_check(c) or is_solution(c)), None)
+        if not functions or check is None or not is_check(check):
+            raise ValueError(f"{name}: the solution cell {index} must define a function and be followed by a check "
+                             f"cell (nbgrader grade cell) calling spade_lesson.checks before the next exercise")
+        found.append(Exercise(functions, check.metadata["nbgrader"]["grade_id"],
+                              float(check.metadata["nbgrader"].get("points", 0))))
+    return found
+
+
+def notebooks_folder() -> Path:
+    """The course's notebooks/ folder in the repository checkout this package runs from."""
+    folder = Path(__file__).resolve().parents[1] / "notebooks"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no notebooks/ folder at {folder}: the notebooks ship with the repository, not the "
+                                f"package; git clone {REPO_URL} and run this inside the clone, or pass --notebooks DIR")
+    return folder
+
+
+def course_notebooks(folder: Path) -> list[Path]:
+    """The course notebooks (NN_name.ipynb) in folder, in order."""
+    paths = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        raise FileNotFoundError(f"{folder} holds no course notebooks (NN_name.ipynb): pass the repository's "
+                                f"notebooks/ folder with --notebooks DIR")
+    return paths
+
+
+def student_version(nb: NotebookNode) -> NotebookNode:
+    """The notebook as students get it: check cells locked, solutions cleared, outputs cleared (nbgrader's own steps)."""
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, ClearSolutions, LockCells
+
+    nb = nbformat.from_dict(nb)  # a copy: the preprocessors work in place
+    resources: dict = {}
+    for step in (LockCells(), ClearSolutions(), ClearOutput(), CheckCellMetadata()):
+        nb, resources = step.preprocess(nb, resources)
+    return nb
+
+
+def _table(course: list[tuple[str, list[Exercise]]]) -> str:
+    """The note's table: per notebook its exercises, points, working time, full run time and GPU."""
+    rows = ["| notebook | exercises (functions to write) | points | working time | full run, 2-core CPU | GPU |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for name, found in course:
+        timing = TIMINGS.get(name, Timing("?", "?", "?"))
+        written = ", ".join(" + ".join(f"`{f}`" for f in exercise.functions) for exercise in found) or "none"
+        points = f"{sum(exercise.points for exercise in found):g}"
+        rows.append(f"| {name} | {written} | {points} | {timing.working} | {timing.full_run} | {timing.gpu} |")
+    return "\n".join(rows)
+
+
+def instructors_note(course: list[tuple[str, list[Exercise]]]) -> str:
+    """INSTRUCTORS.md: how the exercises work, the two ways to hand them out, the nbgrader workflow, the timings."""
+    return f"""# For instructors: the course as graded assignments
+
+The notebooks in `notebooks/` are the **solution** versions. Every exercise is a function whose body holds the
+solution between `### BEGIN SOLUTION` and `### END SOLUTION`, in a cell marked as an nbgrader solution cell, and is
+followed by a locked check cell (an nbgrader autograder test) that calls `spade_lesson.checks`. A check runs the
+function on several cases against a trusted reference (a torch function or the package's own implementation) and
+prints `check_<name>: all N cases pass`, or stops with one line naming the case that failed, the value expected, the
+value got and a hint. An exercise not done yet says `not implemented yet: fill in <name> above`.
+
+## The exercises
+
+{_table(course)}
+
+Working time and GPU are the README's; the full run is the whole notebook in full mode on a 2-core CPU. Checks do
+not depend on fast mode: `SPADE_LESSON_FAST=1` shrinks every notebook to a CPU-sized run of a minute or less, which
+is how the tests and the autograder below run them. Each check cell is worth 1 point; change `points` in its
+nbgrader metadata (JupyterLab's property inspector, or the nbgrader "Create Assignment" toolbar) to weigh them.
+
+## Student versions without a grading server
+
+```bash
+{INSTALL_HINT}    # nbgrader
+spade-lesson assignments student/              # run inside the repository checkout
+```
+
+writes `student/NN_name.ipynb` for every notebook, made with nbgrader's own preprocessors (LockCells,
+ClearSolutions, ClearOutput, CheckCellMetadata): each solution becomes `raise NotImplementedError()` inside the same
+function, outputs are cleared, check cells are locked. It also writes this note as `student/{NOTE_NAME}`. Hand out
+the folder; students need the package itself (`pip install "spade-lesson @ git+{REPO_URL}"`; in Colab the first
+cell of every notebook installs it) and get their feedback from the check cells.
+
+## With nbgrader: generate, collect, autograde
+
+nbgrader works in a course folder that holds one folder per assignment under `source/`. The solution notebooks go
+there unchanged:
+
+```bash
+pip install -e ".[instructor]"
+mkdir -p course
+for notebook in notebooks/0[1-7]_*.ipynb; do
+    name=$(basename "$notebook" .ipynb)
+    mkdir -p "course/source/$name" && cp "$notebook" "course/source/$name/"
+done
+cd course
+nbgrader generate_assignment 01_batchnorm_from_scratch      # -> release/01_batchnorm_from_scratch/
+```
+
+`release/<assignment>/` is the student version (the same as `spade-lesson assignments` writes, plus the checksums
+nbgrader uses to notice edited test cells). Hand it out with `nbgrader release_assignment` (JupyterHub exchange) or
+any other way. Submissions go to `submitted/<student id>/<assignment>/<notebook>.ipynb` (`nbgrader collect` puts
+them there; by hand works too). Then:
+
+```bash
+SPADE_LESSON_FAST=1 nbgrader autograde 01_batchnorm_from_scratch --Execute.timeout=600
+nbgrader generate_feedback 01_batchnorm_from_scratch        # -> feedback/<student id>/ (HTML)
+nbgrader export                                             # -> grades.csv
+```
+
+`autograde` runs every submitted notebook from top to bottom and gives each check cell its points when it runs
+without an error. `SPADE_LESSON_FAST=1` keeps that run CPU-sized (notebook 05 would otherwise train for minutes);
+`--Execute.timeout` raises nbgrader's per-cell limit for the notebooks' longer cells. Students can run
+`nbgrader validate NN_name.ipynb` before they submit.
+
+A few things to know:
+
+* Later cells of a notebook use the functions of earlier exercises (notebook 05's training step uses `hinge_d`, for
+  example), so an unsolved exercise can make later cells fail as well; autograde still grades every check cell.
+* Students must keep the function names: the check cells call them by name.
+* Notebook 05 trains a GAN: on a GPU it uses the course's 128 x 128 settings, on a CPU a 5-minute run at 64 x 64.
+  Notebook 07 paints with the generator notebook 05 trained, or with the small one shipped in the package.
+"""
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write text to path through a temporary file in the same folder and os.replace, with normal permissions."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a hand-out folder should not be
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_assignments(out: Path, folder: Path) -> list[Path]:
+    """Write the student version of every course notebook in folder, and the instructors' note, to out."""
+    paths = course_notebooks(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    course, written = [], []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        course.append((path.stem, exercises(nb, path.name)))
+        target = out / path.name
+        _write_atomic(target, nbformat.writes(student_version(nb)) + "\n")
+        written.append(target)
+    note = out / NOTE_NAME
+    _write_atomic(note, instructors_note(course))
+    return written + [note]
+
+
+def assignments_main(argv: list[str]) -> int:
+    """`spade-lesson assignments OUT/`: write the student notebooks and the instructors' note; 0 on success."""
+    from spade_lesson.cli import OneLineParser
+
+    parser = OneLineParser(prog="spade-lesson assignments",
+                           description="Write the student versions of the course notebooks (solutions and outputs "
+                                       f"cleared by nbgrader) and {NOTE_NAME} to OUT.")
+    parser.add_argument("out", help="output folder (created if needed; notebooks of the same name are replaced)")
+    parser.add_argument("--notebooks", type=Path, default=None,
+                        help="the solution notebooks (default: notebooks/ of the repository checkout)")
+    args = parser.parse_args(argv)
+    if importlib.util.find_spec("nbgrader") is None:
+        print(f"spade-lesson assignments: nbgrader is not installed: {INSTALL_HINT}", file=sys.stderr)
+        return 1
+    try:
+        folder = args.notebooks if args.notebooks is not None else notebooks_folder()
+        written = write_assignments(Path(args.out), folder)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"spade-lesson assignments: error: {error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    return 0
