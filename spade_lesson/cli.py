@@ -1,4 +1,4 @@
-"""The `spade-lesson` command: one entry point for the course's jobs (demo, train, sample, download)."""
+"""The `spade-lesson` command: one entry point for the course's jobs (demo, train, sample, download, assignments)."""
 
 from __future__ import annotations
 
@@ -155,10 +155,15 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("download", help="download and prepare a real dataset (see `spade-lesson download -h`)",
                    add_help=False)
+    sub.add_parser("assignments", help="write the student versions of the notebooks for a class "
+                                       "(see `spade-lesson assignments -h`)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "download":
         from spade_lesson.data.download import main as download_main
         return download_main(rest)
+    if args.command == "assignments":
+        from spade_lesson.assignments import assignments_main
+        return assignments_main(rest)
     if args.command == "sample":
         from spade_lesson.official import sample_main
         return sample_main(rest)
