@@ -392,7 +392,10 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
 
 
 def save_checkpoint(path: Path, trainer: SPADETrainer, step: int) -> None:
-    """Write everything needed to resume exactly, atomically (a temporary file, then os.replace)."""
+    """Write everything needed to resume exactly, atomically (a temporary file, then os.replace).
+
+    The data order needs no state of its own: EpochSampler derives it from (seed, step).
+    """
     state = {"step": step, "config": dataclasses.asdict(trainer.config), "semantic_nc": trainer.semantic_nc,
              "trainer": trainer.state_dict(), "rng": rng_state()}
     with atomic_write(path) as file:
