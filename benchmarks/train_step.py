@@ -1,0 +1,153 @@
+"""SPADE training speed: images/s and peak memory of SPADETrainer.step, official regime against the optimized path.
+
+Two model configs:
+- course: the course's GPU preset (course_config): Landscapes-sized 128 x 128, ngf 32, batch 16, VGG loss on;
+- cityscapes: the official Cityscapes setting: 256 x 512, ngf = ndf = 64, 35 classes + instance edges, VGG on.
+Two regimes for each:
+- fp32 eager: float32, NCHW, no compilation, as the official code trains;
+- optimized: bf16 autocast (fp16 before Ampere) + channels_last + torch.compile (autocast and channels_last are
+  CUDA-only in the trainer, so on a CPU this regime is torch.compile alone).
+Each case runs in its own process (clean peak memory: CUDA max_memory_allocated, or the process's peak RSS on a CPU)
+on random label maps and images. Run: python benchmarks/train_step.py [--quick]; writes
+benchmarks/train_step_<cpu|cuda>.json naming the device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from spade_lesson.train import SPADETrainer, atomic_write, course_config, idle_cpu_cores
+
+HERE = Path(__file__).resolve().parent
+CONFIGS = {
+    "course": {"settings": {}, "semantic_nc": 9, "image_size": (128, 128)},
+    "cityscapes": {"settings": {"ngf": 64, "ndf": 64, "size": 512, "batch_size": 4}, "semantic_nc": 36,
+                   "image_size": (256, 512)},
+}
+REGIMES = {
+    "fp32 eager": {"amp": "none", "channels_last": False, "compile": False},
+    "optimized": {"amp": "auto", "channels_last": True, "compile": True},
+}
+
+
+def processor_name() -> str:
+    """The CPU's model name from /proc/cpuinfo, else what platform reports."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device) -> str:
+    """A readable name of the device the benchmark ran on."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    return f"CPU: {processor_name()}, {torch.get_num_threads()} threads"
+
+
+def run_case(config_name: str, regime: str, warmup: int, steps: int, batch_size: int | None) -> dict:
+    """Time `steps` training steps after `warmup` ones (compilation happens there) in this process."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.set_num_threads(idle_cpu_cores())  # threads beyond the idle cores only wait for each other
+    spec = CONFIGS[config_name]
+    settings = {**spec["settings"], **REGIMES[regime], "device": device.type}
+    if batch_size is not None:
+        settings["batch_size"] = batch_size
+    config = course_config(**settings)
+    torch.manual_seed(0)
+    trainer = SPADETrainer(config, spec["semantic_nc"], spec["image_size"], device)
+    height, width = spec["image_size"]
+    label = torch.randint(0, spec["semantic_nc"], (config.batch_size, height, width))
+    image = torch.rand(config.batch_size, 3, height, width) * 2 - 1
+    started = time.perf_counter()
+    for _ in range(warmup):
+        trainer.step(label, image)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    warm_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for _ in range(steps):
+        losses = trainer.step(label, image)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        peak, peak_kind = torch.cuda.max_memory_allocated(), "CUDA max_memory_allocated"
+    else:
+        peak, peak_kind = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process peak RSS"
+    seconds = time.perf_counter() - started
+    return {
+        "config": config_name, "regime": regime, "image_size": [height, width], "batch_size": config.batch_size,
+        "ngf": config.ngf, "ndf": config.ndf, "semantic_nc": spec["semantic_nc"],
+        "amp": str(trainer.amp_dtype).replace("torch.", "") if trainer.amp_dtype else "float32",
+        "channels_last": trainer.memory_format == torch.channels_last, "compile": config.compile,
+        "vgg_loss": trainer.vgg is not None, "warmup_steps": warmup, "timed_steps": steps,
+        "warmup_seconds": round(warm_seconds, 2), "seconds_per_step": round(seconds / steps, 4),
+        "images_per_s": round(steps * config.batch_size / seconds, 3),
+        "peak_memory_gib": round(peak / 2**30, 3), "peak_memory_kind": peak_kind,
+        "finite_losses": all(torch.isfinite(value).item() for value in losses.values()),
+        "device": device_name(device),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every (config, regime) case in a fresh process and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="1 warm-up + 2 timed steps, batch 1 for the cityscapes config (a CPU smoke run)")
+    parser.add_argument("--out", type=Path, default=None, help="JSON path (default: benchmarks/train_step_<kind>.json)")
+    parser.add_argument("--case", nargs=2, metavar=("CONFIG", "REGIME"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    cuda = torch.cuda.is_available()
+    warmup, steps = (1, 2) if args.quick else (5 if cuda else 2, 20 if cuda else 5)
+    if args.case:
+        config_name, regime = args.case
+        batch_size = 1 if args.quick and config_name == "cityscapes" else None
+        print(json.dumps(run_case(config_name, regime, warmup, steps, batch_size)))
+        return 0
+    results = []
+    for config_name in CONFIGS:
+        for regime in REGIMES:
+            command = [sys.executable, __file__, "--case", config_name, regime] + (["--quick"] if args.quick else [])
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+                results.append({"config": config_name, "regime": regime, "error": tail})
+            else:
+                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(json.dumps(results[-1]), flush=True)
+    kind = "cuda" if cuda else "cpu"
+    record = {
+        "device": results[0].get("device", kind),
+        "kind": kind.upper(),
+        "quick": args.quick,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "load_average_1min": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
+        "date": time.strftime("%Y-%m-%d"),
+        "note": ("random label maps and images; optimized = bf16/fp16 autocast + channels_last + torch.compile on "
+                 "CUDA, torch.compile only on a CPU; the VGG loss runs only where its ImageNet weights are available"),
+        "results": results,
+    }
+    out = args.out or HERE / f"train_step_{kind}.json"
+    with atomic_write(out) as file:
+        file.write((json.dumps(record, indent=2) + "\n").encode())
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
