@@ -2,7 +2,8 @@
 
 Used by notebooks 02 and 03 to put a number on the paper's Sec. 3 claim that normalization "washes away" semantics:
 `region_maps` draws label maps holding a chosen number of classes, `ConvNormStack` runs them through
-conv -> norm -> ReLU layers with fixed random weights, and `linear_probe` fits a per-pixel linear classifier on
+conv -> norm -> ReLU layers with fixed random weights (every conv pads by reflection, so a uniform map stays
+exactly uniform, as in the paper's argument), and `linear_probe` fits a per-pixel linear classifier on
 the activations of training maps and scores it (pixel accuracy, mIoU) on held-out maps; `washout_sweep` runs the
 whole measurement for several norms and numbers of classes per map.
 """
@@ -71,10 +72,7 @@ def _reinit(module: nn.Module) -> None:
 
 
 class ConvNormStack(nn.Module):
-    """depth x (conv3x3 -> norm -> ReLU) on a one-hot label map, with fixed random (Kaiming) weights from `seed`.
-
-    Every conv pads by reflection, so a uniform label map stays exactly uniform, as in the paper's argument.
-    """
+    """depth x (conv3x3 -> norm -> ReLU) on a one-hot label map; fixed Kaiming weights from `seed`, reflect padding."""
 
     def __init__(self, label_nc: int, norm: str, width: int = 32, depth: int = 4, groups: int = 4,
                  seed: int = 0) -> None:
@@ -124,11 +122,9 @@ def _pixels(features: torch.Tensor, label: torch.Tensor) -> tuple[torch.Tensor, 
 
 def fit_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
               test_labels: torch.Tensor, num_classes: int) -> ProbeResult:
-    """Fit a per-pixel linear classifier (a 1x1 conv) on train activations (N, C, H, W), score it on test ones.
-
-    The classifier is ridge least squares onto the one-hot targets, solved in closed form (no randomness: the same
-    inputs give the same scores), and predicts the class with the highest score (ties: the lowest class id).
-    """
+    """Fit a per-pixel linear classifier (a 1x1 conv) on train activations (N, C, H, W), score it on test ones."""
+    # ridge least squares onto the one-hot targets, in closed form: no randomness, the same inputs give the same
+    # scores; the prediction is the class with the highest score (ties: the lowest class id)
     x_train, y_train = _pixels(train_features, train_labels)
     x_test, y_test = _pixels(test_features, test_labels)
     for name, ids in (("train_labels", y_train), ("test_labels", y_test)):

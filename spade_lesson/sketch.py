@@ -9,7 +9,8 @@ linear convs are just one linear conv), and the maps are resized to each layer's
 Resolution, the choice made here: the predictor runs ONCE, at the label map's resolution (the finest), and each
 SPADE2d area-averages its maps down to its activations' size. Per-layer SPADE (spade_lesson.spade.SPADE) instead
 downsamples the label map and predicts at each layer's own resolution. `SketchDecoder(..., predictor="shared" or
-"per_layer")` builds the same small decoder both ways so that parameters, multiply-adds (`conv_macs`) and
+"per_layer")` builds the same small decoder both ways (SPADE2d layers fed by one ConvLayer at the label's
+resolution, or spade_lesson.spade.SPADE layers) so that parameters, multiply-adds (`conv_macs`) and
 time per forward can be compared; `shared_from_per_layer` shows per-layer SPADE at a single resolution is the
 block-diagonal special case of the shared predictor.
 """
@@ -118,11 +119,7 @@ def shared_from_per_layer(spades: Sequence[SPADE]) -> ConvLayer:
 
 
 class SketchDecoder(nn.Module):
-    """A tiny label-to-image decoder with one SPADE layer per resolution: segmap (N, label_nc, H, W) -> (N, 3, H, W).
-
-    Layer l works on channels[l] features at H / 2**(L-1-l); predictor="shared" modulates with SPADE2d layers fed by
-    one ConvLayer at the label's resolution, predictor="per_layer" with spade_lesson.spade.SPADE layers.
-    """
+    """Tiny label-to-image decoder, layer l at H / 2**(L-1-l) with channels[l] features, one SPADE per layer."""
 
     def __init__(self, label_nc: int, channels: Sequence[int] = (64, 32, 16), hidden: int = 64,
                  predictor: str = "shared") -> None:
@@ -167,6 +164,7 @@ def conv_macs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
             def hook(conv: nn.Conv2d, args: tuple, out: torch.Tensor, name: str = name) -> None:
+                """Add this call's multiply-adds to the conv's total."""
                 k = conv.kernel_size[0] * conv.kernel_size[1]
                 macs[name] = macs.get(name, 0) + out.numel() * (conv.in_channels // conv.groups) * k  # outputs x fan-in
             handles.append(module.register_forward_hook(hook))
