@@ -1,4 +1,4 @@
-"""The `spade-lesson` command: one entry point for the course's jobs (demo, train, sample, download, assignments)."""
+"""The `spade-lesson` command: the course's jobs (demo, train, sample, download, assignments, ablate)."""
 
 from __future__ import annotations
 
@@ -157,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                    add_help=False)
     sub.add_parser("assignments", help="write the student versions of the notebooks for a class "
                                        "(see `spade-lesson assignments -h`)", add_help=False)
+    sub.add_parser("ablate", help="SPADE vs BatchNorm/InstanceNorm decoders, scored by a segmenter "
+                                  "(see `spade-lesson ablate -h`)", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "download":
         from spade_lesson.data.download import main as download_main
@@ -164,6 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "assignments":
         from spade_lesson.assignments import assignments_main
         return assignments_main(rest)
+    if args.command == "ablate":
+        from spade_lesson.ablation import ablate_main
+        return ablate_main(rest)
     if args.command == "sample":
         from spade_lesson.official import sample_main
         return sample_main(rest)
