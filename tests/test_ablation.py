@@ -105,6 +105,13 @@ def test_the_command_reports_bad_options_in_one_line(argv, message, capsys) -> N
     assert err.count("\n") == 1 and message in err
 
 
+def test_spade_lesson_ablate_runs_the_ablation_command(capsys) -> None:
+    from spade_lesson.cli import main
+
+    assert main(["ablate", "--size", "48"]) == 1
+    assert "spade-lesson ablate: error: size=48" in capsys.readouterr().err
+
+
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path) -> None:
     path = tmp_path / "ablation_x.json"
     ablation.write_json({"runs": [1]}, path)
