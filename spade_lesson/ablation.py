@@ -114,7 +114,8 @@ def build_trainer(model: str, config: TrainConfig, semantic_nc: int, image_size:
     ngf = matching_ngf(semantic_nc, ngf=config.ngf, crop_size=width, aspect_ratio=width / height,
                        spade_hidden=config.spade_hidden, norm=norm)
     generator = InputFedGenerator(semantic_nc, ngf=ngf, crop_size=width, aspect_ratio=width / height, norm=norm)
-    trainer.generator = trainer.g_run = generator.to(device)  # the same D, losses and step; only G differs
+    # the same D, losses and step; only G (and its moving average and optimizer) differs
+    trainer.generator = trainer.g_run = generator.to(device, memory_format=trainer.memory_format)
     trainer.ema = copy.deepcopy(generator).eval().requires_grad_(False)
     trainer.opt_G = torch.optim.Adam(generator.parameters(), lr=config.lr_G, betas=(config.beta1, config.beta2))
     return trainer
