@@ -123,7 +123,11 @@ class Cases:
 
     def equal(self, what: str, got: Any, expected: Any, hint: str) -> None:
         """Fail unless got == expected (plain Python values: ints, tuples)."""
-        if got != expected:
+        try:
+            different = bool(got != expected)
+        except (RuntimeError, ValueError, TypeError):  # e.g. a tensor of several numbers has no single truth value
+            different = True
+        if different:
             self.fail(f"{what}: expected {expected!r}, got {_brief(got)}; {hint}")
 
     def passed(self) -> None:
