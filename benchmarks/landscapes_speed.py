@@ -18,19 +18,9 @@ import numpy as np
 import torch
 
 from spade_lesson.data import Landscapes
+from spade_lesson.notebook import describe_device
 
 SIZES = (128, 256)
-
-
-def processor_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what platform reports."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def pairs_per_second(size: int, items: int, repeats: int) -> tuple[float, float]:
@@ -78,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{size}x{size}: {wall:.1f} pairs/s wall clock, {cpu:.1f} per CPU second "
               f"(best of {args.repeats} x {items})")
     record.update({
-        "device": f"cpu: {processor_name()}",
+        "device": describe_device(torch.device("cpu")),
         "threads": 1,
         "items_128": args.items,
         "repeats": args.repeats,

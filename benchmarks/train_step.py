@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from spade_lesson.notebook import describe_device
 from spade_lesson.train import SPADETrainer, atomic_write, course_config, idle_cpu_cores
 
 HERE = Path(__file__).resolve().parent
@@ -38,24 +39,6 @@ REGIMES = {
     "fp32 eager": {"amp": "none", "channels_last": False, "compile": False},
     "optimized": {"amp": "auto", "channels_last": True, "compile": True},
 }
-
-
-def processor_name() -> str:
-    """The CPU's model name from /proc/cpuinfo, else what platform reports."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def device_name(device: torch.device) -> str:
-    """A readable name of the device the benchmark ran on."""
-    if device.type == "cuda":
-        return f"CUDA: {torch.cuda.get_device_name(device)}"
-    return f"CPU: {processor_name()}, {torch.get_num_threads()} threads"
 
 
 def run_case(config_name: str, regime: str, warmup: int, steps: int, batch_size: int | None) -> dict:
@@ -99,7 +82,7 @@ def run_case(config_name: str, regime: str, warmup: int, steps: int, batch_size:
         "images_per_s": round(steps * config.batch_size / seconds, 3),
         "peak_memory_gib": round(peak / 2**30, 3), "peak_memory_kind": peak_kind,
         "finite_losses": all(torch.isfinite(value).item() for value in losses.values()),
-        "device": device_name(device),
+        "device": describe_device(device),
     }
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,12 +52,25 @@ def fast_mode() -> bool:
     raise ValueError(f"SPADE_LESSON_FAST={value!r}: set it to 1 (fast, CPU-sized) or 0 (full lesson)")
 
 
+def describe_device(device: torch.device) -> str:
+    """A readable name for device: the GPU's model, or the CPU's model name and torch's thread count."""
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type != "cpu":
+        return device.type
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        model = platform.processor() or platform.machine()
+    return f"CPU: {model}, {torch.get_num_threads()} threads"
+
+
 def setup(seed: int = 0) -> tuple[torch.device, bool]:
     """Pick the device, seed everything, read fast mode; print one line saying what was chosen."""
     device = pick_device()
     fast = fast_mode()
     seed_everything(seed)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     mode = "fast (SPADE_LESSON_FAST=1)" if fast else "full"
-    print(f"device: {name} | mode: {mode} | seed: {seed} | torch {torch.__version__}")
+    print(f"device: {describe_device(device)} | mode: {mode} | seed: {seed} | torch {torch.__version__}")
     return device, fast

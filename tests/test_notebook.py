@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from spade_lesson import notebook
-from spade_lesson.notebook import SETUP_CELL, fast_mode, pick_device, seed_everything, setup
+from spade_lesson.notebook import SETUP_CELL, describe_device, fast_mode, pick_device, seed_everything, setup
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -36,6 +36,13 @@ def test_fast_mode_refuses_a_value_it_does_not_understand(monkeypatch):
     monkeypatch.setenv("SPADE_LESSON_FAST", "maybe")
     with pytest.raises(ValueError, match="SPADE_LESSON_FAST"):
         fast_mode()
+
+
+def test_describe_device_names_the_hardware(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "Tesla T4")
+    assert describe_device(torch.device("cuda")) == "CUDA: Tesla T4"
+    cpu = describe_device(torch.device("cpu"))
+    assert cpu.startswith("CPU: ") and cpu.endswith(f"{torch.get_num_threads()} threads")
 
 
 def test_seeding_repeats_python_numpy_and_torch():
