@@ -31,18 +31,18 @@ class Timing:
     """What an instructor plans a notebook around: students' working time, a full run's time, the GPU it wants."""
 
     working: str  # as in the README's notebook table
-    full_run: str  # the whole notebook in full mode (SPADE_LESSON_FAST=0) on a 2-core CPU, measured
+    full_run: str  # the whole notebook in full mode (SPADE_LESSON_FAST=0), measured on a shared 2-core CPU
     gpu: str  # as in the README's notebook table
 
 
 TIMINGS = {
-    "00_start_here": Timing("10 min", "1 min", "no"),
-    "01_batchnorm_from_scratch": Timing("45 min", "1 min", "no"),
-    "02_the_washout": Timing("45 min", "3 min", "no"),
-    "03_spade": Timing("60 min", "3 min", "no"),
-    "04_the_networks": Timing("45 min", "1 min", "no"),
-    "05_training": Timing("60 min", "7 min", "recommended (T4 or better)"),
-    "06_evaluation": Timing("45 min", "5 min", "optional"),
+    "00_start_here": Timing("10 min", "< 1 min", "no"),
+    "01_batchnorm_from_scratch": Timing("45 min", "< 1 min", "no"),
+    "02_the_washout": Timing("45 min", "1-2 min", "no"),
+    "03_spade": Timing("60 min", "< 1 min", "no"),
+    "04_the_networks": Timing("45 min", "< 1 min", "no"),
+    "05_training": Timing("60 min", "6 min", "recommended (T4 or better)"),
+    "06_evaluation": Timing("45 min", "3 min", "optional"),
     "07_interactive_gaugan": Timing("20 min", "1 min", "no"),
 }
 
@@ -103,7 +103,7 @@ def course_notebooks(folder: Path) -> list[Path]:
 
 
 def student_version(nb: NotebookNode) -> NotebookNode:
-    """The notebook as students get it: check cells locked, solutions cleared, outputs cleared (nbgrader's own steps)."""
+    """The notebook as students get it: checks locked, solutions and outputs cleared, by nbgrader's own steps."""
     from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, ClearSolutions, LockCells
 
     nb = nbformat.from_dict(nb)  # a copy: the preprocessors work in place
@@ -140,23 +140,24 @@ value got and a hint. An exercise not done yet says `not implemented yet: fill i
 
 {_table(course)}
 
-Working time and GPU are the README's; the full run is the whole notebook in full mode on a 2-core CPU. Checks do
-not depend on fast mode: `SPADE_LESSON_FAST=1` shrinks every notebook to a CPU-sized run of a minute or less, which
-is how the tests and the autograder below run them. Each check cell is worth 1 point; change `points` in its
-nbgrader metadata (JupyterLab's property inspector, or the nbgrader "Create Assignment" toolbar) to weigh them.
+Working time and GPU are the README's; the full run is the whole notebook in full mode, measured on a 2-core CPU
+shared with other jobs (notebook 05 trains for 5 of its minutes). Checks do not depend on fast mode:
+`SPADE_LESSON_FAST=1` shrinks every notebook to a CPU-sized run, which is how the tests and the autograder below run
+them. Each check cell is worth 1 point; change `points` in its nbgrader metadata (JupyterLab's property inspector, or
+the "Create Assignment" panel of nbgrader's JupyterLab extension) to weigh them.
 
 ## Student versions without a grading server
 
 ```bash
-{INSTALL_HINT}    # nbgrader
-spade-lesson assignments student/              # run inside the repository checkout
+pip install -e ".[instructor]"      # in the repository checkout: the package, its notebooks, nbgrader
+spade-lesson assignments student/
 ```
 
 writes `student/NN_name.ipynb` for every notebook, made with nbgrader's own preprocessors (LockCells,
 ClearSolutions, ClearOutput, CheckCellMetadata): each solution becomes `raise NotImplementedError()` inside the same
 function, outputs are cleared, check cells are locked. It also writes this note as `student/{NOTE_NAME}`. Hand out
-the folder; students need the package itself (`pip install "spade-lesson @ git+{REPO_URL}"`; in Colab the first
-cell of every notebook installs it) and get their feedback from the check cells.
+the folder; students need the package itself (`pip install "spade-lesson @ git+{REPO_URL}"`;
+in Colab the first cell of every notebook installs it) and get their feedback from the check cells.
 
 ## With nbgrader: generate, collect, autograde
 

@@ -451,7 +451,8 @@ def check_frechet_distance(my_frechet_distance: Callable[..., Any]) -> None:
         m1, m2 = _randn(dim), _randn(dim)
         expected = frechet_distance(m1, x @ x.T, m2, y @ y.T)
         cases.close("distance", cases.call(my_frechet_distance, m1, x @ x.T, m2, y @ y.T), expected,
-                    "tr((sigma1 sigma2)^1/2) = sum of sqrt(eigvalsh(root1 @ sigma2 @ root1)), root1 = sqrtm_psd(sigma1)",
+                    "tr((sigma1 sigma2)^1/2) = sum of sqrt(eigvalsh(root1 @ sigma2 @ root1)), "
+                    "root1 = sqrtm_psd(sigma1)",
                     atol=1e-6, rtol=1e-6)
     cases.passed()
 
