@@ -9,6 +9,7 @@ and CheckCellMetadata, and OUT/INSTRUCTORS.md, the text of the repository's INST
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import os
 import re
@@ -49,10 +50,9 @@ TIMINGS = {
 
 @dataclass(frozen=True)
 class Exercise:
-    """One exercise: the functions its solution cell defines and the check cell (autograder test) that grades them."""
+    """One exercise: the functions its solution cell defines, and the points of the check cell that grades them."""
 
     functions: tuple[str, ...]
-    check: str  # the check cell's nbgrader grade_id
     points: float
 
 
@@ -79,8 +79,7 @@ def exercises(nb: NotebookNode, name: str) -> list[Exercise]:
         if not functions or check is None or not is_check(check):
             raise ValueError(f"{name}: the solution cell {index} must define a function and be followed by a check "
                              f"cell (nbgrader grade cell) calling spade_lesson.checks before the next exercise")
-        found.append(Exercise(functions, check.metadata["nbgrader"]["grade_id"],
-                              float(check.metadata["nbgrader"].get("points", 0))))
+        found.append(Exercise(functions, float(check.metadata["nbgrader"].get("points", 0))))
     return found
 
 
@@ -106,7 +105,7 @@ def student_version(nb: NotebookNode) -> NotebookNode:
     """The notebook as students get it: checks locked, solutions and outputs cleared, by nbgrader's own steps."""
     from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, ClearSolutions, LockCells
 
-    nb = nbformat.from_dict(nb)  # a copy: the preprocessors work in place
+    nb = copy.deepcopy(nb)  # the preprocessors work in place
     resources: dict = {}
     for step in (LockCells(), ClearSolutions(), ClearOutput(), CheckCellMetadata()):
         nb, resources = step.preprocess(nb, resources)
@@ -218,12 +217,11 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def write_assignments(out: Path, folder: Path) -> list[Path]:
     """Write the student version of every course notebook in folder, and the instructors' note, to out."""
-    paths = course_notebooks(folder)
+    notebooks = {path: nbformat.read(path, as_version=4) for path in course_notebooks(folder)}
+    course = [(path.stem, exercises(nb, path.name)) for path, nb in notebooks.items()]  # refuse before writing
     out.mkdir(parents=True, exist_ok=True)
-    course, written = [], []
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        course.append((path.stem, exercises(nb, path.name)))
+    written = []
+    for path, nb in notebooks.items():
         target = out / path.name
         _write_atomic(target, nbformat.writes(student_version(nb)) + "\n")
         written.append(target)

@@ -199,6 +199,7 @@ def test_an_exercise_without_a_check_cell_is_refused(tmp_path, capsys):
     error = capsys.readouterr().err
     assert f"{WITH_EXERCISES[0].name}: the solution cell {solution} must define a function and be followed by a check" \
         in error and error.count("\n") == 1
+    assert not (tmp_path / "out").exists(), "nothing is written when a notebook is refused"
 
 
 def test_instructors_md_is_the_note_the_command_writes(student):
