@@ -1,8 +1,9 @@
 """The paper's comparison point: the same decoder with ordinary normalization, the label map fed at the input only.
 
 This is the pix2pixHD-style design SPADE argues against (Park et al., CVPR 2019, Sec. 3.1-3.2): the one-hot map enters
-the first layer (the 3x3 conv `fc` on the downsampled map, as in the SPADE generator) and every later layer sees it only
-through activations that BatchNorm / InstanceNorm keep re-normalizing ("washing away").
+the first layer (the 3x3 conv `fc`, at full resolution), stride-2 convs carry it down to the decoder's start size (the
+encoder half of pix2pixHD's generator, `down_0`, `down_1`, ...), and every later layer sees it only through activations
+that BatchNorm / InstanceNorm keep re-normalizing ("washing away").
 
 `BaselineResnetBlock(in_channels, out_channels, norm="batch", spectral=True)`: the SPADE ResBlk with each SPADE replaced
 by an affine BatchNorm2d ("batch") or InstanceNorm2d ("instance"); forward(x).
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.generator import SPADEGenerator, decoder_plan, latent_size, maybe_spectral
+from spade_lesson.generator import UPSAMPLING_LAYERS, SPADEGenerator, decoder_plan, latent_size, maybe_spectral
 
 AFFINE_NORMS = ("batch", "instance")
 
@@ -61,8 +62,13 @@ class BaselineResnetBlock(nn.Module):
         return shortcut + dx
 
 
+def encoder_widths(ngf: int, num_upsampling_layers: str) -> list[int]:
+    """Channels of the downsampling path, full resolution first: ngf, doubling per halving, capped at 16 * ngf."""
+    return [min(ngf * 2**level, 16 * ngf) for level in range(UPSAMPLING_LAYERS[num_upsampling_layers] + 1)]
+
+
 class BaselineGenerator(nn.Module):
-    """The SPADE decoder with BatchNorm / InstanceNorm in place of SPADE; the label map enters at the input only."""
+    """A stride-2 encoder and the SPADE decoder with BatchNorm / InstanceNorm in place of SPADE; labels at the input."""
 
     def __init__(self, semantic_nc: int, ngf: int = 64, num_upsampling_layers: str = "normal", crop_size: int = 256,
                  aspect_ratio: float = 1.0, norm: str = "batch", spectral: bool = True) -> None:
@@ -70,7 +76,12 @@ class BaselineGenerator(nn.Module):
         self.semantic_nc = semantic_nc
         self.start_height, self.start_width = latent_size(crop_size, aspect_ratio, num_upsampling_layers)
         self.plan = decoder_plan(ngf, num_upsampling_layers)
-        self.fc = nn.Conv2d(semantic_nc, 16 * ngf, kernel_size=3, padding=1)
+        self.widths = encoder_widths(ngf, num_upsampling_layers)
+        self.fc = nn.Conv2d(semantic_nc, self.widths[0], kernel_size=3, padding=1)
+        for level, (in_channels, out_channels) in enumerate(zip(self.widths, self.widths[1:])):
+            self.add_module(f"down_{level}", nn.Sequential(
+                affine_norm(norm, in_channels), nn.LeakyReLU(0.2),
+                maybe_spectral(nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1), spectral)))
         for block in self.plan:
             self.add_module(block.name, BaselineResnetBlock(block.in_channels, block.out_channels, norm=norm,
                                                             spectral=spectral))
@@ -81,7 +92,10 @@ class BaselineGenerator(nn.Module):
         if semantic.dim() != 4 or semantic.shape[1] != self.semantic_nc:
             raise ValueError(f"semantic has shape {tuple(semantic.shape)}: expected (N, {self.semantic_nc}, H, W), "
                              "the one-hot label map (spade_lesson.data.one_hot)")
-        x = self.fc(F.interpolate(semantic, size=(self.start_height, self.start_width), mode="nearest"))
+        x = self.fc(semantic)  # the full-resolution map, the only place it enters
+        for level in range(len(self.widths) - 1):
+            x = getattr(self, f"down_{level}")(x)  # halve H and W, double the channels
+        x = F.adaptive_avg_pool2d(x, (self.start_height, self.start_width))  # identity when the crop divides evenly
         for block in self.plan:
             if block.upsample:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")

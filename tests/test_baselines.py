@@ -25,7 +25,26 @@ def test_same_decoder_shapes_with_affine_norms(norm: str) -> None:
     norms = [module for module in baseline.modules() if isinstance(module, (nn.BatchNorm2d, nn.InstanceNorm2d))]
     assert norms and all(module.affine for module in norms)
     spade = SPADEGenerator(semantic_nc=5, ngf=2, crop_size=64, spade_hidden=4)
-    assert [name for name, _ in baseline.named_children()] == [name for name, _ in spade.named_children()]
+    encoder = [f"down_{level}" for level in range(5)]  # 64 -> 2 pixels: the decoder's 5 doublings undone
+    assert [name for name, _ in baseline.named_children()] == ["fc", *encoder] + [
+        name for name, _ in spade.named_children() if name != "fc"]
+    assert [baseline.get_submodule(name)[2].out_channels for name in encoder] == [4, 8, 16, 32, 32]
+
+
+def test_a_detail_smaller_than_the_start_map_reaches_the_output() -> None:
+    baseline = BaselineGenerator(semantic_nc=5, ngf=2, crop_size=64).eval()
+    label = torch.zeros(1, 64, 64, dtype=torch.long)
+    dotted = label.clone()
+    dotted[0, 5, 5] = 3  # one pixel; the decoder starts from a 2 x 2 map
+    as_one_hot = [F.one_hot(map_, 5).permute(0, 3, 1, 2).float() for map_ in (label, dotted)]
+    with torch.no_grad():
+        assert (baseline(as_one_hot[0]) - baseline(as_one_hot[1])).abs().max() > 1e-3
+
+
+def test_a_crop_that_does_not_halve_evenly_still_reaches_the_start_size() -> None:
+    baseline = BaselineGenerator(semantic_nc=5, ngf=2, crop_size=80)  # 80 -> 40 -> 20 -> 10 -> 5 -> 3, start is 2
+    spade = SPADEGenerator(semantic_nc=5, ngf=2, crop_size=80, spade_hidden=4)
+    assert baseline(_semantic(1, 5, 80)).shape == spade(_semantic(1, 5, 80)).shape == (1, 3, 64, 64)
 
 
 def test_label_map_enters_only_the_first_layer() -> None:
