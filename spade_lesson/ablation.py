@@ -212,6 +212,19 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return summary
 
 
+def check_resumed_models(runs: list[dict[str, Any]], config: AblationConfig, data: Dataset, device: torch.device,
+                         path: Path) -> None:
+    """Refuse to resume runs whose generator differs in size from the one this code builds (the model changed)."""
+    image_size = tuple(data[0]["image"].shape[-2:])
+    for model in sorted({run["model"] for run in runs}):
+        recorded = next(run["params"] for run in runs if run["model"] == model)
+        built = count_parameters(build_trainer(model, gan_config(config, seed=0), data.num_classes, image_size,
+                                               device).generator)
+        if recorded != built:
+            raise ValueError(f"{path}: its {model} runs have {recorded:,} generator parameters but this code builds "
+                             f"{built:,}; the model changed, so move the file away to start over")
+
+
 def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any]:
     """Train and score each (model, seed) not in the results file yet (JSON saved after each run), then draw."""
     device = pick_device(config.device)
@@ -228,6 +241,7 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
     count = min(config.eval_images, len(val_data))
     real = torch.stack([val_data[i]["image"] for i in range(count)])
     maps = torch.stack([val_data[i]["label"] for i in range(min(SAMPLE_MAPS, len(val_data)))])
+    check_resumed_models(document["runs"], config, train_data, device, path)
     done = {(run["model"], run["seed"]) for run in document["runs"]}
     for seed in config.seeds:
         for model in config.models:

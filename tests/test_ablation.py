@@ -84,6 +84,12 @@ def test_finished_runs_are_skipped_and_other_settings_refused(tiny_data, tmp_pat
     assert second["runs"][0] == first["runs"][0] and len(second["runs"]) == 2
     with pytest.raises(ValueError, match="steps=2, this run asks steps=3"):
         run_ablation(AblationConfig(**{**options, "steps": 3}, seeds=(0,)), progress=False)
+    path = tmp_path / "ablation_landscapes.json"
+    document = json.loads(path.read_text())
+    document["runs"][0]["params"] += 1  # as if these runs were made by an older version of the generator
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="its spade runs have .* generator parameters but this code builds"):
+        run_ablation(AblationConfig(**options, seeds=(0, 1)), progress=False)
 
 
 def test_summary_is_mean_and_sample_std_over_seeds() -> None:
