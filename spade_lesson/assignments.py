@@ -23,7 +23,7 @@ from nbformat import NotebookNode
 
 from spade_lesson.notebook import REPO_URL
 
-INSTALL_HINT = "pip install 'spade-lesson[instructor]'"
+INSTALL_HINT = 'pip install -e ".[instructor]" in the repository checkout (or pip install nbgrader)'
 NOTE_NAME = "INSTRUCTORS.md"
 
 
