@@ -82,7 +82,7 @@ class BatchNorm2d(nn.Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True, device: torch.device | str | None = None,
-                 dtype: torch.dtype | None = None) -> None:
+                 dtype: torch.dtype | None = None, *, bias: bool = True) -> None:
         super().__init__()
         factory_kwargs = {"device": device, "dtype": dtype}
         self.num_features = num_features
@@ -92,7 +92,10 @@ class BatchNorm2d(nn.Module):
         self.track_running_stats = track_running_stats
         if affine:
             self.weight = nn.Parameter(torch.empty(num_features, **factory_kwargs))
-            self.bias = nn.Parameter(torch.empty(num_features, **factory_kwargs))
+            if bias:
+                self.bias = nn.Parameter(torch.empty(num_features, **factory_kwargs))
+            else:
+                self.register_parameter("bias", None)  # gamma x_hat, no beta
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
@@ -118,7 +121,8 @@ class BatchNorm2d(nn.Module):
         self.reset_running_stats()
         if self.affine:
             nn.init.ones_(self.weight)
-            nn.init.zeros_(self.bias)
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
 
     def _update_running_stats(self, mean: torch.Tensor, var: torch.Tensor, count: int) -> None:
         """Blend this batch's mean and UNBIASED variance (C,) into the running buffers."""
@@ -154,4 +158,4 @@ class BatchNorm2d(nn.Module):
     def extra_repr(self) -> str:
         """The same summary line as torch.nn.BatchNorm2d."""
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"track_running_stats={self.track_running_stats}")
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -140,6 +142,17 @@ def test_resets_and_repr_match_torch() -> None:
     ours.reset_parameters()
     assert torch.all(ours.weight == 1.0) and torch.all(ours.bias == 0.0)
     assert repr(ours).replace("bias=True, ", "") == repr(ref).replace("bias=True, ", "")
+
+
+def test_bias_false_scales_without_shifting_like_torch() -> None:
+    ours = BatchNorm2d(3, dtype=torch.float64, bias=False)
+    ref = nn.BatchNorm2d(3, dtype=torch.float64)  # its beta stays 0: the same map without beta
+    assert ours.bias is None and [name for name, _ in ours.named_parameters()] == ["weight"]
+    x = torch.randn(4, 3, 5, 5, dtype=torch.float64) * 2 + 1
+    assert_close(ours(x), ref(x), "output without beta")
+    assert list(ours.state_dict()) == [name for name in ref.state_dict() if name != "bias"]
+    if "bias" in inspect.signature(nn.BatchNorm2d).parameters:  # newer torch has the same keyword
+        assert repr(ours) == repr(nn.BatchNorm2d(3, bias=False))
 
 
 def test_device_and_dtype_arguments() -> None:
