@@ -37,6 +37,7 @@ from spade_lesson.fid import fid, load_inception
 from spade_lesson.segmenter import ceiling, evaluate, train_segmenter
 from spade_lesson.train import NonFiniteLossError, SPADETrainer, TrainConfig, cpu_config, idle_cpu_cores, pick_device
 
+COMMITTED = Path(__file__).parent / "results"  # the course's own run, shipped with the package for notebook 06
 MODELS = ("spade", "batchnorm", "instancenorm")
 BASELINE_NORMS = {"batchnorm": "batch", "instancenorm": "instance"}  # model name -> BaselineGenerator norm
 SAMPLE_MAPS = 4  # validation label maps drawn in the figure

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from spade_lesson import ablation
-from spade_lesson.ablation import (AblationConfig, InputFedGenerator, ablate_main, build_trainer, gan_config,
-                                   run_ablation, summarize)
+from spade_lesson.ablation import (COMMITTED, MODELS, AblationConfig, InputFedGenerator, ablate_main, build_trainer,
+                                   check_resumed_models, gan_config, run_ablation, summarize)
 from spade_lesson.baselines import count_parameters
 from spade_lesson.data import Landscapes
 from spade_lesson.generator import SPADEGenerator
@@ -128,3 +128,19 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path) -> None:
     assert json.loads(path.read_text()) == {"runs": [1]}
     assert [p.name for p in tmp_path.iterdir()] == ["ablation_x.json"]
     assert path.stat().st_mode & 0o044, "results should be readable by others (umask permitting)"
+
+
+def test_the_committed_results_were_made_by_this_code_and_meet_the_claim() -> None:
+    document = json.loads((COMMITTED / "ablation_landscapes.json").read_text())
+    assert (COMMITTED / "ablation_landscapes.png").stat().st_size > 10_000
+    config = AblationConfig(**document["settings"], device="cpu")
+    assert config.settings() == AblationConfig().settings()  # the defaults of spade-lesson ablate
+    runs = document["runs"]
+    assert sorted((run["model"], run["seed"]) for run in runs) == sorted(
+        (model, seed) for model in MODELS for seed in (0, 1, 2))
+    check_resumed_models(runs, config, Landscapes(size=config.size, length=1), torch.device("cpu"),
+                         COMMITTED / "ablation_landscapes.json")  # the generators' sizes are today's
+    summary = summarize(runs)
+    largest_std = max(row["miou_std"] for row in summary.values())
+    for baseline in ("batchnorm", "instancenorm"):
+        assert summary["spade"]["miou_mean"] - summary[baseline]["miou_mean"] > 2 * largest_std
