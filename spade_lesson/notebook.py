@@ -63,7 +63,8 @@ def describe_device(device: torch.device) -> str:
                      if line.startswith("model name"))
     except (OSError, StopIteration):
         model = platform.processor() or platform.machine()
-    return f"CPU: {model}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU: {model}, {threads} thread{'' if threads == 1 else 's'}"
 
 
 def setup(seed: int = 0) -> tuple[torch.device, bool]:

@@ -41,8 +41,11 @@ def test_fast_mode_refuses_a_value_it_does_not_understand(monkeypatch):
 def test_describe_device_names_the_hardware(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "Tesla T4")
     assert describe_device(torch.device("cuda")) == "CUDA: Tesla T4"
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
     cpu = describe_device(torch.device("cpu"))
-    assert cpu.startswith("CPU: ") and cpu.endswith(f"{torch.get_num_threads()} threads")
+    assert cpu.startswith("CPU: ") and cpu.endswith(", 4 threads")
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
+    assert describe_device(torch.device("cpu")).endswith(", 1 thread")
 
 
 def test_seeding_repeats_python_numpy_and_torch():
