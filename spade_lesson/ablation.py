@@ -233,6 +233,7 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
     val_data = load_dataset(config.dataset, root=config.data_root, split="val", size=config.size)
     path = results_path(config)
     document = load_results(path, config) or {"settings": config.settings(), "runs": []}
+    check_resumed_models(document["runs"], config, train_data, device, path)  # before any long work
     key = hashlib.sha256(json.dumps(config.settings(), sort_keys=True).encode()).hexdigest()[:8]
     work = Path(config.work) / f"{path.stem}-{key}"  # this ablation's samples, apart from other settings'
     segmenter = train_segmenter(train_data, config.segmenter_steps, device=device, cache_dir=Path(config.work) /
@@ -242,7 +243,6 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
     count = min(config.eval_images, len(val_data))
     real = torch.stack([val_data[i]["image"] for i in range(count)])
     maps = torch.stack([val_data[i]["label"] for i in range(min(SAMPLE_MAPS, len(val_data)))])
-    check_resumed_models(document["runs"], config, train_data, device, path)
     done = {(run["model"], run["seed"]) for run in document["runs"]}
     for seed in config.seeds:
         for model in config.models:
