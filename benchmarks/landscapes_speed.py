@@ -10,13 +10,13 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from spade_lesson.atomic import write_text
 from spade_lesson.data import Landscapes
 from spade_lesson.notebook import describe_device
 
@@ -40,11 +40,7 @@ def pairs_per_second(size: int, items: int, repeats: int) -> tuple[float, float]
 
 def write_json(path: Path, record: dict) -> None:
     """Write record as JSON atomically (temp file in the same folder, then replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(record, handle, indent=2)
-        handle.write("\n")
-    os.replace(handle.name, path)
+    write_text(path, json.dumps(record, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

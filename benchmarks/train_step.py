@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from spade_lesson.notebook import describe_device
-from spade_lesson.train import SPADETrainer, atomic_write, course_config, idle_cpu_cores
+from spade_lesson.atomic import atomic_write
+from spade_lesson.train import SPADETrainer, course_config, idle_cpu_cores
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = {

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from PIL import Image
 
+from spade_lesson.atomic import atomic_write
 from spade_lesson.data import Landscapes, colorize
 
 SCENES = (7, 10, 25, 32, 43, 1)  # items picked to show the range: forests, desert, lakes, snow, dusk
@@ -67,10 +66,8 @@ def save_png(figure: Figure, path: Path) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     picture = Image.open(buffer).convert("RGB").quantize(colors=COLOURS, dither=Image.Dither.FLOYDSTEINBERG)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as handle:
-        picture.save(handle, format="png", optimize=True)
-    os.replace(handle.name, path)
+    with atomic_write(path) as file:
+        picture.save(file, format="png", optimize=True)
 
 
 def main(argv: list[str] | None = None) -> int:

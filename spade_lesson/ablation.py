@@ -13,24 +13,21 @@ against the input label maps of the validation split.
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import copy
 import hashlib
 import json
 import math
-import os
 import statistics
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
+from spade_lesson.atomic import atomic_write
 from spade_lesson.baselines import BaselineGenerator, count_parameters, matching_ngf
 from spade_lesson.data import colorize, load_dataset
 from spade_lesson.fid import fid, load_inception
@@ -155,22 +152,9 @@ def train_model(model: str, config: TrainConfig, data: Dataset, device: torch.de
     return trainer
 
 
-@contextlib.contextmanager
-def atomic_open(path: Path, mode: str = "w") -> Iterator[IO]:
-    """A file to write that replaces `path` only if the block succeeds (a temporary file beside it, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, mode) as file:  # open() honours the umask: results stay readable by others
-            yield file
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_json(document: dict[str, Any], path: Path) -> None:
     """Write document as indented JSON, atomically."""
-    with atomic_open(path) as file:
+    with atomic_write(path, "w") as file:
         json.dump(document, file, indent=1)
         file.write("\n")
 
@@ -261,7 +245,7 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
                 "fid": fid(inception, real, fake) if fake is not None else None,
                 "params": count_parameters(trainer.generator), "steps": config.steps, "device": device.type,
                 "seconds": round(seconds, 1)})
-            with atomic_open(work / f"{model}-seed{seed}.pt", "wb") as file:
+            with atomic_write(work / f"{model}-seed{seed}.pt", "wb") as file:
                 torch.save(trainer.generate(maps).cpu(), file)
             write_json(document, path)
     write_json(document, path)
@@ -312,7 +296,7 @@ def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: 
             if r == 0:
                 ax.set_title(columns[c] + (f"\n(seed {seed})" if c >= 2 else ""), fontsize=8)
     try:
-        with atomic_open(path, "wb") as file:
+        with atomic_write(path, "wb") as file:
             figure.savefig(file, format="png", bbox_inches="tight")
     finally:
         plt.close(figure)

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import copy
 import importlib.util
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
 
+from spade_lesson.atomic import write_text
 from spade_lesson.notebook import REPO_URL
 
 INSTALL_HINT = 'pip install -e ".[instructor]" in the repository checkout (or pip install nbgrader)'
@@ -200,21 +199,6 @@ A few things to know:
 """
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder and os.replace, with normal permissions."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a hand-out folder should not be
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_assignments(out: Path, folder: Path) -> list[Path]:
     """Write the student version of every course notebook in folder, and the instructors' note, to out."""
     notebooks = {path: nbformat.read(path, as_version=4) for path in course_notebooks(folder)}
@@ -223,10 +207,10 @@ def write_assignments(out: Path, folder: Path) -> list[Path]:
     written = []
     for path, nb in notebooks.items():
         target = out / path.name
-        _write_atomic(target, nbformat.writes(student_version(nb)) + "\n")
+        write_text(target, nbformat.writes(student_version(nb)) + "\n")
         written.append(target)
     note = out / NOTE_NAME
-    _write_atomic(note, instructors_note(course))
+    write_text(note, instructors_note(course))
     return written + [note]
 
 

@@ -15,7 +15,6 @@ import ast
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from spade_lesson.atomic import atomic_write
 from spade_lesson.data.semantic import instance_edges, one_hot
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
@@ -203,14 +203,8 @@ def read_label_png(path: Path, size: tuple[int, int]) -> torch.Tensor:
 def write_png(image: torch.Tensor, path: Path) -> None:
     """image: (3, H, W) in [-1, 1] -> RGB PNG at path, written to a temp file first and then moved into place."""
     array = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            Image.fromarray(array).save(file, format="PNG")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        Image.fromarray(array).save(file, format="PNG")
 
 
 def _sample(args: argparse.Namespace) -> None:

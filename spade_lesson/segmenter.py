@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from spade_lesson.atomic import atomic_write
 from spade_lesson.data.semantic import IGNORE_INDEX, one_hot
 from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
 
@@ -155,16 +155,9 @@ def fit(model: UNet, dataset: Dataset, config: SegmenterConfig, device: torch.de
 
 def save_segmenter(model: UNet, config: SegmenterConfig, path: Path) -> None:
     """Write the weights and their settings atomically (a temporary file in the same folder, then os.replace)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"config": dataclasses.asdict(config), "state_dict": model.state_dict()}
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        torch.save(state, file)
 
 
 def load_segmenter(path: str | os.PathLike, device: str | torch.device = "cpu") -> UNet:

@@ -118,18 +118,6 @@ def test_spade_lesson_ablate_runs_the_ablation_command(capsys) -> None:
     assert "spade-lesson ablate: error: size=48" in capsys.readouterr().err
 
 
-def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path) -> None:
-    path = tmp_path / "ablation_x.json"
-    ablation.write_json({"runs": [1]}, path)
-    with pytest.raises(RuntimeError):
-        with ablation.atomic_open(path) as file:
-            file.write("half a docu")
-            raise RuntimeError("interrupted")
-    assert json.loads(path.read_text()) == {"runs": [1]}
-    assert [p.name for p in tmp_path.iterdir()] == ["ablation_x.json"]
-    assert path.stat().st_mode & 0o044, "results should be readable by others (umask permitting)"
-
-
 def test_the_committed_results_were_made_by_this_code_and_meet_the_claim() -> None:
     document = json.loads((COMMITTED / "ablation_landscapes.json").read_text())
     assert (COMMITTED / "ablation_landscapes.png").stat().st_size > 10_000

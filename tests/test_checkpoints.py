@@ -79,7 +79,7 @@ def test_bad_checkpoints_get_one_line_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint there"):
         read_checkpoint(tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
+    with pytest.raises(ValueError, match="not a readable spade-lesson checkpoint"):
         read_checkpoint(tmp_path / "junk.pt")
     torch.save({"G": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not a spade_lesson.train checkpoint"):

@@ -8,14 +8,15 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 
+from spade_lesson.atomic import atomic_write
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
+from spade_lesson.train import load_checkpoint
 
 SHIPPED = Path(__file__).with_name("landscapes64.pt")
 KEPT = ("EMA", "E")  # the trainer's keys of the EMA generator and the encoder
@@ -41,15 +42,7 @@ def pick_checkpoint(*candidates: str | os.PathLike) -> Path:
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """A trainer (or slim) checkpoint as a dict, read with torch.load(weights_only=True); one-line errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no checkpoint there; train one (spade_lesson.train) or use "
-                                "spade_lesson.checkpoints.SHIPPED")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"{path}: not a readable checkpoint ({type(error).__name__}); retrain or re-download it") \
-            from None
+    state = load_checkpoint(path)
     if not isinstance(state, dict) or not {"config", "semantic_nc", "step", "trainer"} <= state.keys() \
             or "EMA" not in state["trainer"]:
         raise ValueError(f"{path}: not a spade_lesson.train checkpoint (needs config, semantic_nc, step and "
@@ -79,13 +72,6 @@ def slim_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Pat
     slim = {"step": state["step"], "config": state["config"], "semantic_nc": state["semantic_nc"],
             "trainer": {key: value for key, value in state["trainer"].items() if key in KEPT}}
     target = Path(target)
-    handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(slim, file)
-        os.chmod(tmp, 0o644)  # an ordinary readable file, not mkstemp's owner-only one
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as file:
+        torch.save(slim, file)
     return target

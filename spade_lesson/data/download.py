@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
+from spade_lesson.atomic import write_text
 from spade_lesson.data.palette import default_class_names, default_palette
 from spade_lesson.data.semantic import IGNORE_INDEX
 
@@ -354,13 +355,6 @@ def extract(archive: Path, target: Path, select: Callable[[str], bool] = lambda 
 # ---------------------------------------------------------------- writing the prepared dataset
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write text to path through a temp file in the same folder and os.replace."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
-
-
 def _write_image(src: Path, folder: Path, stem: str, move: bool) -> None:
     """Put src in folder as <stem>.jpg or <stem>.png: moved or copied when already an RGB JPEG/PNG, else converted."""
     try:
@@ -413,9 +407,9 @@ def _write(plan: _Plan, out: Path, name: str) -> dict[str, int]:
             "ignore_index": IGNORE_INDEX, "source": plan.source}
     # indented JSON, each palette colour kept on one line as [r, g, b]
     text = re.sub(r"\[\s+(\d+),\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2, \3]", json.dumps(info, indent=1))
-    _write_atomic(out / "dataset.json", text + "\n")
+    write_text(out / "dataset.json", text + "\n")
     counts = {split: len(pairs) for split, pairs in plan.pairs.items()}
-    _write_atomic(out / MARKER, json.dumps(counts) + "\n")
+    write_text(out / MARKER, json.dumps(counts) + "\n")
     return counts
 
 
