@@ -17,13 +17,7 @@ from spade_lesson.generator import SPADEGenerator
 TINY = {"size": 64, "steps": 2, "batch_size": 2, "ngf": 2, "spade_hidden": 4, "eval_images": 2, "segmenter_steps": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads, and on a busy machine extra threads mostly wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture

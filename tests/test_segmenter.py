@@ -12,13 +12,7 @@ from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
 from spade_lesson.segmenter import UNet, ceiling, evaluate, load_segmenter, segment, train_segmenter
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny networks gain nothing from threads, and on a busy machine extra threads mostly wait."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
