@@ -29,7 +29,7 @@ from torch.utils.data import Dataset
 
 from spade_lesson.atomic import atomic_write
 from spade_lesson.baselines import BaselineGenerator, count_parameters, matching_ngf
-from spade_lesson.data import colorize, load_dataset
+from spade_lesson.data import colorize, load_dataset, to_uint8
 from spade_lesson.fid import fid, load_inception
 from spade_lesson.segmenter import ceiling, evaluate, train_segmenter
 from spade_lesson.train import NonFiniteLossError, SPADETrainer, TrainConfig, cpu_config, idle_cpu_cores, pick_device
@@ -300,11 +300,6 @@ def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: 
             figure.savefig(file, format="png", bbox_inches="tight")
     finally:
         plt.close(figure)
-
-
-def to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """image: (3, H, W) in [-1, 1] -> uint8 (H, W, 3)."""
-    return ((image.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0)
 
 
 def ablate_main(argv: list[str]) -> int:

@@ -24,11 +24,12 @@ import torch
 from PIL import Image
 from torch import nn
 
-from spade_lesson.atomic import atomic_write
+from spade_lesson.data.palette import to_uint8
 from spade_lesson.data.semantic import instance_edges, one_hot
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
+from spade_lesson.train import write_png
 
 # The official defaults (options/base_options.py, train_options.py, and the SPADE generator's and the
 # discriminators' modify_commandline_options) for every option these networks read.
@@ -200,13 +201,6 @@ def read_label_png(path: Path, size: tuple[int, int]) -> torch.Tensor:
         return torch.from_numpy(np.array(resized).astype(np.int64))
 
 
-def write_png(image: torch.Tensor, path: Path) -> None:
-    """image: (3, H, W) in [-1, 1] -> RGB PNG at path, written to a temp file first and then moved into place."""
-    array = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-    with atomic_write(path) as file:
-        Image.fromarray(array).save(file, format="PNG")
-
-
 def _sample(args: argparse.Namespace) -> None:
     """Run the official generator on every label map and write <out>/<stem>.png."""
     opt = resolve_options(args.opt)
@@ -241,7 +235,7 @@ def _sample(args: argparse.Namespace) -> None:
         with torch.no_grad():
             fake = generator(semantic.to(device))
         target = out / f"{label_path.stem}.png"
-        write_png(fake[0], target)
+        write_png(to_uint8(fake[0]), target)
         print(f"wrote {target}")
 
 

@@ -31,7 +31,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from spade_lesson.atomic import atomic_write
-from spade_lesson.data import colorize, load_dataset, one_hot
+from spade_lesson.data import colorize, load_dataset, one_hot, to_uint8
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder, reparameterize
 from spade_lesson.generator import SPADEGenerator
@@ -422,9 +422,6 @@ def write_png(image: torch.Tensor, path: Path) -> None:
 def sample_grid(label: torch.Tensor, fake: torch.Tensor, real: torch.Tensor,
                 palette: list[tuple[int, int, int]]) -> torch.Tensor:
     """One row per example: label map | generated | real. label (N, H, W), images (N, 3, H, W) in [-1, 1] -> uint8."""
-    def to_uint8(image: torch.Tensor) -> torch.Tensor:
-        return ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0)
-
     rows = [torch.cat([colorize(lab.cpu(), palette), to_uint8(f), to_uint8(r)], dim=1)
             for lab, f, r in zip(label, fake, real)]
     return torch.cat(rows, dim=0)

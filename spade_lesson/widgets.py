@@ -27,6 +27,7 @@ import traitlets
 from PIL import Image
 from torch import nn
 
+from spade_lesson.data.palette import to_uint8
 from spade_lesson.data.semantic import one_hot
 from spade_lesson.labelmap import LabelMap
 
@@ -87,9 +88,8 @@ def apply_message(labels: LabelMap, content: dict[str, Any]) -> int:
 
 def image_png(image: torch.Tensor) -> bytes:
     """image: (3, H, W) float in [-1, 1] -> PNG bytes."""
-    pixels = ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)  # [-1, 1] -> 0..255
     buffer = io.BytesIO()
-    Image.fromarray(pixels.permute(1, 2, 0).numpy()).save(buffer, format="PNG")
+    Image.fromarray(to_uint8(image).numpy()).save(buffer, format="PNG")
     return buffer.getvalue()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spade_lesson.data.palette import colorize, default_class_names, default_palette
+from spade_lesson.data.palette import colorize, default_class_names, default_palette, to_uint8
 
 PALETTE = [(10, 20, 30), (200, 100, 0), (0, 0, 255)]
 
@@ -38,3 +38,10 @@ def test_default_palette_is_distinct(num_classes: int) -> None:
 
 def test_default_class_names() -> None:
     assert default_class_names(3) == ["class 0", "class 1", "class 2"]
+
+
+def test_to_uint8_inverts_the_loaders_scaling_and_clamps() -> None:
+    pixels = torch.randint(0, 256, (5, 7, 3), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    image = (pixels.permute(2, 0, 1).double() / 127.5 - 1.0).float()  # as SegmentationFolder scales an image
+    assert torch.equal(to_uint8(image), pixels)
+    assert to_uint8(torch.tensor([-3.0, 0.0, 3.0]).reshape(3, 1, 1)).flatten().tolist() == [0, 128, 255]

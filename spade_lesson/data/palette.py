@@ -1,4 +1,4 @@
-"""Colours for label maps: draw class ids as a picture, and a default palette for datasets that bring none."""
+"""Colours: draw class ids (and generated images) as pictures, and a default palette for datasets that bring none."""
 
 from __future__ import annotations
 
@@ -43,3 +43,8 @@ def colorize(label: torch.Tensor, palette: Sequence[Sequence[int]]) -> torch.Ten
     lookup = torch.zeros(256, 3, dtype=torch.uint8)
     lookup[:num_classes] = torch.tensor([tuple(color) for color in palette], dtype=torch.uint8).reshape(-1, 3)
     return lookup[label]
+
+
+def to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """image: (3, H, W) float in [-1, 1] -> uint8 (H, W, 3) on the CPU, the inverse of the loaders' x / 127.5 - 1."""
+    return ((image.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0)
