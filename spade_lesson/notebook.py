@@ -1,24 +1,32 @@
-"""The setup every notebook runs first: pick a device, seed everything, read fast mode."""
+"""The setup every notebook runs first: pick a device, seed everything, read fast mode, warn of undrawable widgets."""
 
 from __future__ import annotations
 
 import os
 import platform
 import random
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import torch
 
-REPO_URL = "https://github.com/spade-lesson/spade-lesson"
+from spade_lesson.source import ENV, default_source, repository_url
 
-# The first code cell of every notebook, word for word (tests/test_notebook.py checks this).
+REPO_URL = repository_url()
+
+# The first code cell of every notebook, word for word (tests/test_notebook.py checks this). It cannot import the
+# package (in Colab it installs it), so the source is written into it; scripts/set_source.py rewrites the notebooks.
 SETUP_CELL = f'''# Setup: the same first cell in every notebook of the course.
-import subprocess, sys
+import os, subprocess, sys
 IN_COLAB = "google.colab" in sys.modules
-if IN_COLAB:  # install the course, and let Colab draw its custom widgets
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q",
-                    "spade-lesson @ git+{REPO_URL}"], check=True)
+if IN_COLAB:  # install the course ({ENV}=owner/name@tag installs a fork's), let Colab draw its widgets
+    source = os.environ.get("{ENV}", "{default_source()}")
+    pip = [sys.executable, "-m", "pip", "install", "-q", f"spade-lesson @ git+https://github.com/{{source}}"]
+    if subprocess.run(pip).returncode != 0:
+        raise SystemExit(f"could not install the course from github.com/{{source}}: check the runtime's internet and "
+                         f"{ENV} (owner/name@tag), then run this cell again")
     from google.colab import output
     output.enable_custom_widget_manager()
 
@@ -67,11 +75,39 @@ def describe_device(device: torch.device) -> str:
     return f"CPU: {model}, {threads} thread{'' if threads == 1 else 's'}"
 
 
+def installed_version(distribution: str) -> str | None:
+    """The version of distribution installed in this kernel's environment, or None."""
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def widgets_warning(*, ipywidgets: str | None, jupyterlab: str | None, in_colab: bool) -> str | None:
+    """One line when JupyterLab 4 / Notebook 7 cannot draw this kernel's widgets (ipywidgets 7), else None.
+
+    ipywidgets 7 brings the JupyterLab 3 widget manager (jupyterlab_widgets 1; 7.7.2 caps it below 3), and
+    JupyterLab 4's manager (jupyterlab_widgets 3) does not draw ipywidgets 7 models: no widget appears at all
+    (jupyterlab/jupyterlab#12977). A kernel cannot see its front end, so this reads the JupyterLab installed beside
+    it; a server run from another environment goes unseen. Colab and classic Notebook 6.5 draw ipywidgets 7.
+    """
+    if in_colab or ipywidgets is None or jupyterlab is None:
+        return None
+    if int(ipywidgets.split(".")[0]) != 7 or int(jupyterlab.split(".")[0]) < 4:
+        return None
+    return (f"widgets: this kernel has ipywidgets {ipywidgets}, which JupyterLab {jupyterlab} and Notebook 7 do not "
+            f"draw (the painter stays blank): pip install \"ipywidgets>=8\" here, then restart the kernel")
+
+
 def setup(seed: int = 0) -> tuple[torch.device, bool]:
-    """Pick the device, seed everything, read fast mode; print one line saying what was chosen."""
+    """Pick the device, seed everything, read fast mode; print one line saying what was chosen (and any warning)."""
     device = pick_device()
     fast = fast_mode()
     seed_everything(seed)
     mode = "fast (SPADE_LESSON_FAST=1)" if fast else "full"
     print(f"device: {describe_device(device)} | mode: {mode} | seed: {seed} | torch {torch.__version__}")
+    warning = widgets_warning(ipywidgets=installed_version("ipywidgets"), jupyterlab=installed_version("jupyterlab"),
+                              in_colab="google.colab" in sys.modules)
+    if warning is not None:
+        print(warning, file=sys.stderr)
     return device, fast

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from spade_lesson import notebook
-from spade_lesson.notebook import SETUP_CELL, describe_device, fast_mode, pick_device, seed_everything, setup
+from spade_lesson import notebook, source
+from spade_lesson.notebook import (SETUP_CELL, describe_device, fast_mode, pick_device, seed_everything, setup,
+                                   widgets_warning)
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -78,3 +82,65 @@ def test_notebook_follows_the_course_conventions(path):
         assert cell["execution_count"] is not None, f"{path.name}: code cell {i} committed without being run"
         errors = [o for o in cell["outputs"] if o["output_type"] == "error"]
         assert not errors, f"{path.name}: code cell {i} committed with an error output"
+
+
+def _run_setup_cell(monkeypatch, *, in_colab: bool, pip_returncode: int = 0) -> list:
+    """Execute SETUP_CELL with pip and (when in_colab) google.colab stubbed; return what it called."""
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda args, **kw: calls.append(args) or subprocess.CompletedProcess(
+        args, pip_returncode))
+    monkeypatch.setattr(notebook, "setup", lambda seed: calls.append("setup") or (torch.device("cpu"), True))
+    if in_colab:
+        colab = types.ModuleType("google.colab")
+        colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append("widgets"))
+        monkeypatch.setitem(sys.modules, "google.colab", colab)
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(SETUP_CELL, {})
+    return calls
+
+
+def test_setup_cell_installs_the_pinned_source_in_colab_only(monkeypatch):
+    monkeypatch.delenv(source.ENV, raising=False)
+    pip, *rest = _run_setup_cell(monkeypatch, in_colab=True)
+    assert pip[-1] == source.pip_requirement() and "@v" in pip[-1]
+    assert rest == ["widgets", "setup"]
+    assert _run_setup_cell(monkeypatch, in_colab=False) == ["setup"]
+
+
+def test_setup_cell_installs_a_fork_named_in_the_environment(monkeypatch):
+    monkeypatch.setenv(source.ENV, "me/fork@v2")
+    pip = _run_setup_cell(monkeypatch, in_colab=True)[0]
+    assert pip[-1] == "spade-lesson @ git+https://github.com/me/fork@v2"
+
+
+def test_a_failed_install_stops_with_one_line_saying_what_to_do(monkeypatch):
+    monkeypatch.setenv(source.ENV, "me/typo@v2")
+    with pytest.raises(SystemExit) as stop:
+        _run_setup_cell(monkeypatch, in_colab=True, pip_returncode=1)
+    message = str(stop.value)
+    assert "\n" not in message and "github.com/me/typo@v2" in message and source.ENV in message
+
+
+@pytest.mark.parametrize(("ipywidgets", "jupyterlab", "in_colab", "warns"), [
+    ("7.7.1", "4.2.5", False, True),  # the combination that draws nothing
+    ("7.7.1", "4.2.5", True, False),  # Colab draws ipywidgets 7 with its own manager
+    ("7.7.1", "3.6.7", False, False),  # JupyterLab 3 draws ipywidgets 7
+    ("7.7.1", None, False, False),  # no JupyterLab beside the kernel: nothing to say
+    ("8.1.5", "4.2.5", False, False),
+    (None, "4.2.5", False, False),
+])
+def test_widgets_warning_names_the_broken_combination_and_the_fix(ipywidgets, jupyterlab, in_colab, warns):
+    warning = widgets_warning(ipywidgets=ipywidgets, jupyterlab=jupyterlab, in_colab=in_colab)
+    assert (warning is not None) is warns
+    if warns:
+        assert "\n" not in warning and "ipywidgets 7.7.1" in warning and 'pip install "ipywidgets>=8"' in warning
+
+
+def test_setup_prints_the_widgets_warning_to_stderr(monkeypatch, capsys):
+    versions = {"ipywidgets": "7.7.1", "jupyterlab": "4.2.5"}
+    monkeypatch.setattr(notebook, "installed_version", versions.get)
+    monkeypatch.setattr(notebook, "pick_device", lambda: torch.device("cpu"))
+    setup(seed=0)
+    captured = capsys.readouterr()
+    assert captured.out.count("\n") == 1 and captured.err.startswith("widgets: ")

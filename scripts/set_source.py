@@ -1,0 +1,73 @@
+"""Write the course's source (spade_lesson/source.py) into the notebooks and the README.
+
+Rewrites only: each notebook's first code cell (spade_lesson.notebook.SETUP_CELL), the "Open in Colab" badge on the
+first line of its first markdown cell, and the Colab links of the README's notebook table. Outputs are kept and
+nothing is executed. A fork changes spade_lesson.source.REPOSITORY, then runs: python scripts/set_source.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from spade_lesson.atomic import write_text
+from spade_lesson.notebook import SETUP_CELL
+from spade_lesson.source import colab_badge, colab_url
+
+ROOT = Path(__file__).resolve().parents[1]
+BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\([^)]*\)")
+README_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]*/notebooks/(\w+)\.ipynb")
+
+
+def with_badge(markdown: str, notebook: str) -> str:
+    """markdown with the notebook's Colab badge as its first line (replacing an older badge there)."""
+    lines = markdown.split("\n")
+    if BADGE.fullmatch(lines[0]):
+        lines = lines[2:] if len(lines) > 1 and lines[1] == "" else lines[1:]
+    return "\n".join([colab_badge(notebook), ""] + lines)
+
+
+def sync_notebook(path: Path) -> bool:
+    """Put SETUP_CELL and the badge into the notebook at path; True when the file changed."""
+    raw = path.read_text()
+    nb = nbformat.reads(raw, as_version=nbformat.NO_CONVERT)
+    title = next(cell for cell in nb.cells if cell.cell_type == "markdown")
+    setup = next(cell for cell in nb.cells if cell.cell_type == "code")
+    title.source = with_badge(title.source, path.stem)
+    setup.source = SETUP_CELL
+    text = nbformat.writes(nb) + "\n"
+    if text == raw:
+        return False
+    write_text(path, text)
+    return True
+
+
+def sync_readme(path: Path) -> bool:
+    """Point every Colab link of the README at the course's source; True when the file changed."""
+    raw = path.read_text()
+    text = README_LINK.sub(lambda match: colab_url(match.group(1)), raw)
+    if text == raw:
+        return False
+    write_text(path, text)
+    return True
+
+
+def main(argv: list[str]) -> int:
+    """Rewrite the notebooks and the README under --root; print each file changed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the repository checkout (default: this one)")
+    args = parser.parse_args(argv)
+    changed = [path for path in sorted((args.root / "notebooks").glob("*.ipynb")) if sync_notebook(path)]
+    if sync_readme(args.root / "README.md"):
+        changed.append(args.root / "README.md")
+    for path in changed:
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

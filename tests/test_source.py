@@ -1,0 +1,79 @@
+"""One source for the course: the setup cells, the notebooks' Colab badges and the README all name source.py's."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from spade_lesson import __version__, source
+from spade_lesson.notebook import SETUP_CELL
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"]*")
+
+
+def _set_source():
+    spec = importlib.util.spec_from_file_location("set_source", ROOT / "scripts" / "set_source.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_source_is_the_repository_at_the_release_tag():
+    assert source.default_source() == f"{source.REPOSITORY}@v{__version__}"
+    assert source.pip_requirement("me/fork@v2") == "spade-lesson @ git+https://github.com/me/fork@v2"
+    assert source.repository_url("me/fork@v2") == "https://github.com/me/fork"
+    assert source.colab_url("07_x", "me/fork@v2") == \
+        "https://colab.research.google.com/github/me/fork/blob/v2/notebooks/07_x.ipynb"
+
+
+def test_the_setup_cell_installs_from_the_source():
+    assert f'"{source.default_source()}"' in SETUP_CELL
+    assert f'"{source.ENV}"' in SETUP_CELL
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_opens_with_its_own_badge(path):
+    nb = json.loads(path.read_text())
+    first = nb["cells"][0]
+    assert first["cell_type"] == "markdown"
+    assert "".join(first["source"]).split("\n")[0] == source.colab_badge(path.stem), \
+        f"{path.name}: run python scripts/set_source.py"
+    links = {link for cell in nb["cells"] for link in COLAB_LINK.findall("".join(cell["source"]))}
+    assert links == {source.colab_url(path.stem)}, f"{path.name}: a Colab link not from spade_lesson/source.py"
+
+
+def test_the_readme_links_every_notebook_to_the_source():
+    readme = (ROOT / "README.md").read_text()
+    assert set(COLAB_LINK.findall(readme)) == {source.colab_url(path.stem) for path in NOTEBOOKS}, \
+        "README.md: run python scripts/set_source.py"
+    assert source.pip_requirement() in readme
+
+
+def test_set_source_has_nothing_left_to_do(tmp_path):
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    script = _set_source()
+    assert not [p for p in sorted((tmp_path / "notebooks").glob("*.ipynb")) if script.sync_notebook(p)]
+    assert not script.sync_readme(tmp_path / "README.md")
+
+
+def test_set_source_rewrites_a_fork_and_keeps_the_rest(tmp_path, monkeypatch):
+    script = _set_source()
+    notebook = tmp_path / "notebooks" / "03_spade.ipynb"
+    notebook.parent.mkdir()
+    shutil.copy(ROOT / "notebooks" / "03_spade.ipynb", notebook)
+    before = json.loads(notebook.read_text())
+    monkeypatch.setattr(script, "colab_badge", lambda name: source.colab_badge(name, "me/fork@v9"))
+    assert script.sync_notebook(notebook) and not script.sync_notebook(notebook)
+    after = json.loads(notebook.read_text())
+    title = "".join(after["cells"][0]["source"])
+    assert title.startswith(source.colab_badge("03_spade", "me/fork@v9") + "\n\n# 03")
+    assert title.count("Open In Colab") == 1
+    assert after["cells"][1:] == before["cells"][1:], "only the badge line may change"
