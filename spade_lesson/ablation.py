@@ -1,22 +1,21 @@
 """A miniature of the paper's main claim (Park et al., CVPR 2019, Sec. 3-4): SPADE beats the same decoder with
 BatchNorm or InstanceNorm fed the label map at its input, at matched parameter counts and an equal training budget.
 
-Every model is trained with the same GAN step (spade_lesson.train.SPADETrainer: the same discriminator, losses,
-optimizers, data order and number of steps) for several seeds, and scored with the paper's protocol
+Every model is trained by the same loop (spade_lesson.train.train with the model's generator: the same discriminator,
+losses, optimizers, data order, number of steps, NaN stop and checkpoints) for several seeds, and scored with the paper's protocol
 (spade_lesson.segmenter): a U-Net trained on real images segments the generated ones; mIoU and pixel accuracy
 against the input label maps of the validation split.
 
 `AblationConfig`: the knobs; `run_ablation(config)` -> the JSON document it writes to <out>/ablation_<dataset>.json
-(one record per run; runs already there are skipped, so an interrupted ablation resumes), and the figure
+(one record per run; runs already there are skipped, and a run cut short resumes from its checkpoint), and the figure
 <out>/ablation_<dataset>.png; `ablate_main(argv)` is the `spade-lesson ablate` command.
 """
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import hashlib
 import json
-import math
 import statistics
 import sys
 import time
@@ -25,14 +24,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from torch.utils.data import Dataset
 
 from spade_lesson.atomic import atomic_write
 from spade_lesson.baselines import BaselineGenerator, count_parameters, matching_ngf
+from spade_lesson.checkpoints.io import CHECKPOINT_NAME
+from spade_lesson.config import TrainConfig, cpu_config, setting, shared
 from spade_lesson.data import colorize, load_dataset, to_uint8
 from spade_lesson.fid import fid, load_inception
+from spade_lesson.networks import build_networks
+from spade_lesson.runtime import idle_cpu_cores, pick_device, seed_everything
 from spade_lesson.segmenter import ceiling, evaluate, train_segmenter
-from spade_lesson.train import NonFiniteLossError, SPADETrainer, TrainConfig, cpu_config, idle_cpu_cores, pick_device
+from spade_lesson.train import NonFiniteLossError, train
+from spade_lesson.trainer import SPADETrainer
 
 COMMITTED = Path(__file__).parent / "results"  # the course's own run, shipped with the package for notebook 06
 MODELS = ("spade", "batchnorm", "instancenorm")
@@ -44,22 +49,25 @@ SETTINGS = ("dataset", "size", "steps", "batch_size", "ngf", "spade_hidden", "ev
 
 @dataclass
 class AblationConfig:
-    """One ablation: `models` x `seeds`, each trained `steps` GAN steps, scored on `eval_images` validation maps."""
+    """One ablation: `models` x `seeds`, each trained `steps` GAN steps, scored on `eval_images` validation maps.
 
-    dataset: str = "landscapes"  # a name for spade_lesson.data.load_dataset, or a folder of images/ + labels/
-    data_root: str = "data"  # where prepared real datasets live
-    size: int = 64  # images are size x size
-    steps: int = 300  # GAN steps per run (the equal budget)
-    batch_size: int = 4
-    ngf: int = 16  # SPADE generator width; each baseline gets the width that matches its parameter count
-    spade_hidden: int = 32  # width of SPADE's embedding of the label map
-    seeds: tuple[int, ...] = (0, 1, 2)
-    models: tuple[str, ...] = MODELS
-    eval_images: int = 128  # validation label maps scored per run
-    segmenter_steps: int = 600  # training steps of the evaluation U-Net (trained once, cached)
-    device: str = "auto"  # "auto", "cpu", "cuda", ...
-    out: str = "results"  # the JSON and the figure go here
-    work: str = "runs/ablation"  # cached segmenters and each run's samples go here
+    The fields shared with training are TrainConfig's (the same meaning and checks), at the ablation's defaults.
+    """
+
+    dataset: str = shared("dataset")
+    data_root: str = shared("data_root")
+    size: int = shared("size", 64)
+    steps: int = shared("steps", 300)  # per run: the equal budget
+    batch_size: int = shared("batch_size", 4)
+    ngf: int = shared("ngf", 16)  # SPADE's; each baseline gets the width that matches its parameter count
+    spade_hidden: int = shared("spade_hidden", 32)
+    seeds: tuple[int, ...] = setting((0, 1, 2), "seeds per model: 0, 1, ..., N-1")
+    models: tuple[str, ...] = setting(MODELS, "models to train", choices=MODELS)
+    eval_images: int = setting(128, "validation label maps scored per run")
+    segmenter_steps: int = setting(600, "training steps of the evaluation U-Net (trained once, cached)")
+    device: str = shared("device")
+    out: str = setting("results", "folder for the JSON and the figure")
+    work: str = setting("runs/ablation", "folder for cached segmenters and each run's checkpoint and samples")
 
     def __post_init__(self) -> None:
         """Check the values with one-line errors naming the field."""
@@ -68,11 +76,10 @@ class AblationConfig:
             raise ValueError(f"models={self.models!r}: choose from {', '.join(MODELS)}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds={self.seeds!r}: pass at least one seed, each once")
-        for name in ("steps", "batch_size", "ngf", "spade_hidden", "eval_images", "segmenter_steps"):
+        for name in ("eval_images", "segmenter_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
-        if self.size % 32:
-            raise ValueError(f"size={self.size}: the generator doubles a map 5 times, use a multiple of 32 (e.g. 64)")
+        gan_config(self, self.seeds[0])  # the shared settings, checked as training checks them
         if "instancenorm" in self.models and self.size < 64:
             raise ValueError(f"size={self.size}: the InstanceNorm baseline starts from a (size / 32)^2 map and needs "
                              "more than one pixel there; use size >= 64")
@@ -82,74 +89,38 @@ class AblationConfig:
         return {name: getattr(self, name) for name in SETTINGS}
 
 
-class InputFedGenerator(BaselineGenerator):
-    """BaselineGenerator called as the trainer calls a generator, forward(semantic, z=None); it has no style input."""
-
-    def forward(self, semantic: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """semantic: (N, semantic_nc, H, W) one-hot -> image (N, 3, H, W) in [-1, 1]; z must be None."""
-        if z is not None:
-            raise ValueError("the baseline generator takes no style z: train it without use_vae")
-        return super().forward(semantic)
+def work_folder(config: AblationConfig) -> Path:
+    """<work>/ablation_<dataset>-<hash of the settings>: this ablation's runs and samples, apart from other settings'."""
+    key = hashlib.sha256(json.dumps(config.settings(), sort_keys=True).encode()).hexdigest()[:8]
+    return Path(config.work) / f"{results_path(config).stem}-{key}"
 
 
 def gan_config(config: AblationConfig, seed: int) -> TrainConfig:
     """The TrainConfig every model of the ablation trains with (the CPU preset's GAN at the ablation's size)."""
     return cpu_config(dataset=config.dataset, data_root=config.data_root, size=config.size, steps=config.steps,
                       batch_size=config.batch_size, ngf=config.ngf, spade_hidden=config.spade_hidden, seed=seed,
-                      device=config.device, decay_start=config.steps // 2)
+                      device=config.device, decay_start=config.steps // 2,
+                      out=str(work_folder(config) / f"seed{seed}"))
 
 
-def build_trainer(model: str, config: TrainConfig, semantic_nc: int, image_size: tuple[int, int],
-                  device: torch.device) -> SPADETrainer:
-    """A SPADETrainer whose generator is SPADE, or the parameter-matched BatchNorm / InstanceNorm baseline."""
-    trainer = SPADETrainer(config, semantic_nc, image_size, device)
+def build_generator(model: str, config: TrainConfig, semantic_nc: int) -> nn.Module:
+    """SPADE's generator, or the BatchNorm / InstanceNorm baseline at the width matching its parameter count."""
     if model == "spade":
-        return trainer
-    if config.use_vae or config.compile:
-        raise ValueError(f"model={model!r}: the baselines train without use_vae and compile")
+        return build_networks(config, semantic_nc, discriminator=False)["G"]
     norm = BASELINE_NORMS[model]
-    height, width = image_size
-    ngf = matching_ngf(semantic_nc, ngf=config.ngf, crop_size=width, aspect_ratio=width / height,
+    ngf = matching_ngf(semantic_nc, ngf=config.ngf, crop_size=config.size, aspect_ratio=1.0,
                        spade_hidden=config.spade_hidden, norm=norm)
-    generator = InputFedGenerator(semantic_nc, ngf=ngf, crop_size=width, aspect_ratio=width / height, norm=norm)
-    # the same D, losses and step; only G (and its moving average and optimizer) differs
-    trainer.generator = trainer.g_run = generator.to(device, memory_format=trainer.memory_format)
-    trainer.ema = copy.deepcopy(generator).eval().requires_grad_(False)
-    trainer.opt_G = torch.optim.Adam(generator.parameters(), lr=config.lr_G, betas=(config.beta1, config.beta2))
-    return trainer
+    return BaselineGenerator(semantic_nc, ngf=ngf, crop_size=config.size, aspect_ratio=1.0, norm=norm)
 
 
 def train_model(model: str, config: TrainConfig, data: Dataset, device: torch.device,
                 progress: bool = True) -> SPADETrainer:
-    """Train one model config.steps GAN steps on data (seeded weights and data order); returns its trainer."""
-    from tqdm.auto import tqdm
-
-    torch.manual_seed(config.seed)
-    labels = torch.stack([data[i]["label"] for i in range(len(data))])
-    images = torch.stack([data[i]["image"] for i in range(len(data))])
-    if len(labels) < config.batch_size:
-        raise ValueError(f"dataset {config.dataset!r} has {len(labels)} images, fewer than batch_size="
-                         f"{config.batch_size}: lower --batch")
-    trainer = build_trainer(model, config, data.num_classes, tuple(images.shape[-2:]), device)
-    order = torch.Generator().manual_seed(config.seed)  # the same batches for every model of a seed
-    per_epoch = len(labels) // config.batch_size
-    with tqdm(total=config.steps, desc=f"{model} seed {config.seed}", disable=not progress,
-              dynamic_ncols=True) as bar:
-        for step in range(config.steps):
-            if step % per_epoch == 0:
-                permutation = torch.randperm(len(labels), generator=order)
-            batch = permutation[(step % per_epoch) * config.batch_size:][: config.batch_size]
-            trainer.set_learning_rates(step)
-            losses = trainer.step(labels[batch], images[batch])
-            if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-                values = {key: value.item() for key, value in losses.items()}
-                bad = [key for key, value in values.items() if not math.isfinite(value)]
-                if bad:
-                    raise NonFiniteLossError(f"{model} seed {config.seed}: loss {bad[0]} became {values[bad[0]]} "
-                                             f"at step {step + 1}; lower the learning rates")
-                bar.set_postfix({key: f"{value:.2f}" for key, value in values.items()}, refresh=False)
-            bar.update(1)
-    return trainer
+    """Train one model config.steps GAN steps on data with spade_lesson.train.train (the same D, losses, optimizers,
+    data order and loop for every model); its checkpoint is <config.out>/<model>, resumed if there. The trainer."""
+    out = Path(config.out) / model
+    run = dataclasses.replace(config, out=str(out), device=str(device), resume=(out / CHECKPOINT_NAME).is_file())
+    seed_everything(config.seed)  # the generator's initial weights depend on the seed only
+    return train(run, generator=build_generator(model, run, data.num_classes), data=data, progress=progress).trainer
 
 
 def write_json(document: dict[str, Any], path: Path) -> None:
@@ -197,14 +168,11 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return summary
 
 
-def check_resumed_models(runs: list[dict[str, Any]], config: AblationConfig, data: Dataset, device: torch.device,
-                         path: Path) -> None:
+def check_resumed_models(runs: list[dict[str, Any]], config: AblationConfig, data: Dataset, path: Path) -> None:
     """Refuse to resume runs whose generator differs in size from the one this code builds (the model changed)."""
-    image_size = tuple(data[0]["image"].shape[-2:])
     for model in sorted({run["model"] for run in runs}):
         recorded = next(run["params"] for run in runs if run["model"] == model)
-        built = count_parameters(build_trainer(model, gan_config(config, seed=0), data.num_classes, image_size,
-                                               device).generator)
+        built = count_parameters(build_generator(model, gan_config(config, seed=0), data.num_classes))
         if recorded != built:
             raise ValueError(f"{path}: its {model} runs have {recorded:,} generator parameters but this code builds "
                              f"{built:,}; the model changed, so move the file away to start over")
@@ -217,9 +185,8 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
     val_data = load_dataset(config.dataset, root=config.data_root, split="val", size=config.size)
     path = results_path(config)
     document = load_results(path, config) or {"settings": config.settings(), "runs": []}
-    check_resumed_models(document["runs"], config, train_data, device, path)  # before any long work
-    key = hashlib.sha256(json.dumps(config.settings(), sort_keys=True).encode()).hexdigest()[:8]
-    work = Path(config.work) / f"{path.stem}-{key}"  # this ablation's samples, apart from other settings'
+    check_resumed_models(document["runs"], config, train_data, path)  # before any long work
+    work = work_folder(config)
     segmenter = train_segmenter(train_data, config.segmenter_steps, device=device, cache_dir=Path(config.work) /
                                 "segmenters", progress=progress)
     document["ceiling"] = ceiling(val_data, segmenter, num_images=config.eval_images)

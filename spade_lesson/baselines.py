@@ -87,7 +87,7 @@ class BaselineGenerator(nn.Module):
                                                             spectral=spectral))
         self.conv_img = nn.Conv2d(self.plan[-1].out_channels, 3, kernel_size=3, padding=1)
 
-    def forward(self, semantic: torch.Tensor) -> torch.Tensor:
+    def forward(self, semantic: torch.Tensor, z: None = None) -> torch.Tensor:
         """semantic: (N, semantic_nc, H, W) one-hot -> image (N, 3, H_out, W_out) in [-1, 1]."""
         if semantic.dim() != 4 or semantic.shape[1] != self.semantic_nc:
             raise ValueError(f"semantic has shape {tuple(semantic.shape)}: expected (N, {self.semantic_nc}, H, W), "

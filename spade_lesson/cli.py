@@ -24,18 +24,13 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def demo_config(cuda: bool, out: str, steps: int | None, seconds: float) -> Any:
-    """The demo's TrainConfig: Landscapes, 64 px and narrow on a CPU, 128 px and wider on a GPU; no VGG download."""
-    from spade_lesson.train import TrainConfig
+    """The demo's TrainConfig: the course preset on a GPU, the CPU preset on a CPU, shorter, constant lr, no VGG."""
+    from spade_lesson.config import course_config, cpu_config
 
-    if cuda:
-        settings = {"size": 128, "steps": 3000, "batch_size": 16, "ngf": 32, "ndf": 32, "spade_hidden": 128}
-    else:
-        settings = {"size": 64, "steps": 2000, "batch_size": 4, "ngf": 16, "ndf": 16, "spade_hidden": 32,
-                    "n_layers_D": 3}
-    if steps is not None:
-        settings["steps"] = steps
-    return TrainConfig(**settings, lambda_vgg=0.0, out=out, max_seconds=seconds, checkpoint_every=settings["steps"],
-                       sample_every=settings["steps"], log_every=10, device="auto")
+    steps = steps if steps is not None else 3000 if cuda else 2000
+    preset = course_config if cuda else cpu_config
+    return preset(steps=steps, decay_start=None, lambda_vgg=0.0, out=out, max_seconds=seconds, checkpoint_every=steps,
+                  sample_every=steps)
 
 
 def demo(argv: list[str]) -> int:
@@ -50,8 +45,11 @@ def demo(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     import torch
 
+    from spade_lesson.checkpoints.io import CHECKPOINT_NAME
     from spade_lesson.data import load_dataset
-    from spade_lesson.train import CHECKPOINT_NAME, LOG_NAME, idle_cpu_cores, sample_grid, train, write_png
+    from spade_lesson.data.pictures import sample_grid, write_png
+    from spade_lesson.runtime import idle_cpu_cores
+    from spade_lesson.train import LOG_NAME, train
 
     out = Path(args.out)
     for name in (CHECKPOINT_NAME, LOG_NAME):  # the demo always starts afresh
@@ -83,7 +81,9 @@ def train_command(argv: list[str]) -> int:
     """Train SPADE with the course's presets and any option overridden; --resume continues a run exactly."""
     import torch
 
-    from spade_lesson.train import CHECKPOINT_NAME, TrainConfig, course_config, cpu_config, load_checkpoint, train
+    from spade_lesson.checkpoints.io import CHECKPOINT_NAME, load_checkpoint
+    from spade_lesson.config import TrainConfig, course_config, cpu_config
+    from spade_lesson.train import train
 
     parser = OneLineParser(prog="spade-lesson train", description="Train SPADE (Ctrl-C saves a checkpoint; "
                                                                   "multi-GPU: torchrun --nproc_per_node N -m "

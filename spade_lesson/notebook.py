@@ -1,17 +1,17 @@
-"""The setup every notebook runs first: pick a device, seed everything, read fast mode, warn of undrawable widgets."""
+"""The setup every notebook runs first: pick a device, seed everything (spade_lesson.runtime), read fast mode, warn of
+undrawable widgets."""
 
 from __future__ import annotations
 
 import os
 import platform
-import random
 import sys
 from importlib import metadata
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from spade_lesson.runtime import pick_device, seed_everything
 from spade_lesson.source import ENV, default_source, repository_url
 
 REPO_URL = repository_url()
@@ -32,22 +32,6 @@ if IN_COLAB:  # install the course ({ENV}=owner/name@tag installs a fork's), let
 
 from spade_lesson.notebook import setup
 DEVICE, FAST = setup(seed=0)'''
-
-
-def pick_device() -> torch.device:
-    """CUDA if present, then Apple's MPS, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (every device) so a run can be repeated."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def fast_mode() -> bool:

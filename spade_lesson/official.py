@@ -25,11 +25,12 @@ from PIL import Image
 from torch import nn
 
 from spade_lesson.data.palette import to_uint8
+from spade_lesson.data.pictures import write_png
 from spade_lesson.data.semantic import instance_edges, one_hot
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
-from spade_lesson.train import write_png
+from spade_lesson.runtime import pick_device, seed_everything
 
 # The official defaults (options/base_options.py, train_options.py, and the SPADE generator's and the
 # discriminators' modify_commandline_options) for every option these networks read.
@@ -212,16 +213,11 @@ def _sample(args: argparse.Namespace) -> None:
     stems = [path.stem for path in labels]
     if len(set(stems)) != len(stems):
         raise ValueError("--labels holds two files with the same name: outputs are named after them, rename one")
-    try:
-        device = torch.device(args.device)
-    except RuntimeError as error:
-        raise ValueError(f"--device {args.device!r} is not a torch device: use cpu, cuda or cuda:N") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device}: no CUDA GPU is available here; use --device cpu")
+    device = pick_device(args.device)
     generator.to(device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(args.seed)
+    seed_everything(args.seed)
     for label_path, instance_path in zip(labels, instances):
         label = read_label_png(label_path, generator.output_size)[None]
         try:
@@ -253,7 +249,7 @@ def sample_main(argv: list[str] | None = None) -> int:
                         help="instance-id PNGs, one per label map (when the model uses instance maps; "
                              "without them the class boundaries are used)")
     parser.add_argument("--out", required=True, help="folder for the generated PNGs (<label stem>.png)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the style code z of VAE models (default: 0)")
     args = parser.parse_args(argv)
     try:

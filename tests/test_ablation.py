@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
 from spade_lesson import ablation
-from spade_lesson.ablation import (COMMITTED, MODELS, AblationConfig, InputFedGenerator, ablate_main, build_trainer,
-                                   check_resumed_models, gan_config, run_ablation, summarize)
-from spade_lesson.baselines import count_parameters
+from spade_lesson.ablation import (COMMITTED, MODELS, AblationConfig, ablate_main, build_generator, check_resumed_models,
+                                   gan_config, run_ablation, summarize, train_model)
+from spade_lesson.baselines import BaselineGenerator, count_parameters
 from spade_lesson.data import Landscapes
 from spade_lesson.generator import SPADEGenerator
+from spade_lesson.train import SPADETrainer
 
 TINY = {"size": 64, "steps": 2, "batch_size": 2, "ngf": 2, "spade_hidden": 4, "eval_images": 2, "segmenter_steps": 1}
 
@@ -33,11 +35,12 @@ def tiny_data(monkeypatch):
 @pytest.mark.parametrize("model", ["batchnorm", "instancenorm"])
 def test_baselines_are_parameter_matched_and_trained_by_the_same_step(model) -> None:
     config = gan_config(AblationConfig(size=64, ngf=4, spade_hidden=8, device="cpu"), seed=0)
-    spade = build_trainer("spade", config, 9, (64, 64), torch.device("cpu"))
-    trainer = build_trainer(model, config, 9, (64, 64), torch.device("cpu"))
-    assert isinstance(spade.generator, SPADEGenerator) and isinstance(trainer.generator, InputFedGenerator)
+    spade = SPADETrainer(config, 9, generator=build_generator("spade", config, 9))
+    trainer = SPADETrainer(config, 9, generator=build_generator(model, config, 9))
+    assert isinstance(spade.generator, SPADEGenerator) and isinstance(trainer.generator, BaselineGenerator)
     ratio = count_parameters(trainer.generator) / count_parameters(spade.generator)
     assert 0.85 < ratio < 1.15, ratio
+    assert count_parameters(trainer.discriminator) == count_parameters(spade.discriminator)
     before = [p.detach().clone() for p in trainer.generator.parameters()]
     ema_before = [p.clone() for p in trainer.ema.parameters()]
     label = torch.randint(0, 9, (2, 64, 64))
@@ -46,6 +49,19 @@ def test_baselines_are_parameter_matched_and_trained_by_the_same_step(model) -> 
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.generator.parameters()))
     assert any(not torch.equal(a, b) for a, b in zip(ema_before, trainer.ema.parameters()))
     assert trainer.generate(label).shape == (2, 3, 64, 64)
+    with pytest.raises(ValueError, match="takes no style z"):
+        SPADETrainer(dataclasses.replace(config, use_vae=True), 9, generator=build_generator(model, config, 9))
+
+
+def test_each_model_trains_through_the_training_loop_and_resumes_its_checkpoint(tmp_path) -> None:
+    data = Landscapes(size=64, length=2)
+    config = gan_config(AblationConfig(**TINY, work=str(tmp_path), device="cpu"), seed=0)
+    first = train_model("batchnorm", config, data, torch.device("cpu"), progress=False)
+    saved = torch.load(tmp_path.glob("*/seed0/batchnorm/checkpoint.pt").__next__(), weights_only=True)
+    assert saved["step"] == TINY["steps"] and isinstance(first.generator, BaselineGenerator)
+    again = train_model("batchnorm", config, data, torch.device("cpu"), progress=False)  # finished: only loaded
+    assert again.steps_done == TINY["steps"]
+    assert all(torch.equal(a, b) for a, b in zip(first.ema.state_dict().values(), again.ema.state_dict().values()))
 
 
 def test_a_tiny_ablation_writes_one_valid_record_per_run_and_a_figure(tiny_data, tmp_path) -> None:
@@ -120,8 +136,7 @@ def test_the_committed_results_were_made_by_this_code_and_meet_the_claim() -> No
     runs = document["runs"]
     assert sorted((run["model"], run["seed"]) for run in runs) == sorted(
         (model, seed) for model in MODELS for seed in (0, 1, 2))
-    check_resumed_models(runs, config, Landscapes(size=config.size, length=1), torch.device("cpu"),
-                         COMMITTED / "ablation_landscapes.json")  # the generators' sizes are today's
+    check_resumed_models(runs, config, Landscapes(size=config.size, length=1), COMMITTED / "ablation_landscapes.json")  # the generators' sizes are today's
     summary = summarize(runs)
     largest_std = max(row["miou_std"] for row in summary.values())
     for baseline in ("batchnorm", "instancenorm"):

@@ -12,7 +12,8 @@ import torch
 
 from spade_lesson.checkpoints import SHIPPED, load_networks, pick_checkpoint, read_checkpoint, slim_checkpoint
 from spade_lesson.data import Landscapes, one_hot
-from spade_lesson.train import SPADETrainer, TrainConfig, save_checkpoint
+from spade_lesson.checkpoints.io import load_checkpoint, load_trainer, save_checkpoint, saved_config
+from spade_lesson.train import SPADETrainer, TrainConfig, train
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,6 +22,8 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_SHIPPED_BYTES = 20 * 2**20
+# A one-step run (32 x 32, ngf 1) written by spade_lesson.train before it was split into config/trainer/checkpoints
+PRE_SPLIT = ROOT / "tests" / "data" / "pre_split_checkpoint.pt"
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +70,18 @@ def test_a_slim_copy_keeps_only_what_sampling_needs(trainer_checkpoint, tmp_path
     with torch.no_grad():
         assert torch.equal(load_networks(slim).generator(semantic, z), load_networks(path).generator(semantic, z))
     assert [p.name for p in tmp_path.iterdir()] == ["slim.pt"]  # no temporary file left behind
+
+
+def test_a_checkpoint_written_before_the_split_loads_samples_and_resumes(tmp_path):
+    trainer, step = load_trainer(PRE_SPLIT)
+    nets = load_networks(PRE_SPLIT)
+    label = torch.stack([Landscapes(size=32)[i]["label"] for i in range(2)])
+    with torch.no_grad():
+        assert torch.allclose(nets.generator(one_hot(label, 9)), trainer.generate(label), atol=1e-6)
+    assert step == 1
+    (tmp_path / "checkpoint.pt").write_bytes(PRE_SPLIT.read_bytes())
+    config = dataclasses.replace(saved_config(load_checkpoint(PRE_SPLIT)), out=str(tmp_path), steps=2, resume=True)
+    assert train(config, progress=False).step == 2 and load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
 
 
 def test_pick_checkpoint_prefers_a_training_run_and_falls_back_to_the_shipped_one(trainer_checkpoint, tmp_path):

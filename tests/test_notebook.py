@@ -1,33 +1,21 @@
-"""The shared notebook setup (device pick, seeding, fast mode) and the conventions every notebook follows."""
+"""The shared notebook setup (fast mode, the device's description) and the conventions every notebook follows."""
 
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import sys
 import types
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from spade_lesson import notebook, source
-from spade_lesson.notebook import (SETUP_CELL, describe_device, fast_mode, pick_device, seed_everything, setup,
+from spade_lesson.notebook import (SETUP_CELL, describe_device, fast_mode, setup,
                                    widgets_warning)
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-
-
-def test_device_preference_is_cuda_then_mps_then_cpu(monkeypatch):
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert pick_device().type == "cuda"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert pick_device().type == "mps"
-    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert pick_device().type == "cpu"
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("true", True), ("0", False), ("", False)])
@@ -50,13 +38,6 @@ def test_describe_device_names_the_hardware(monkeypatch):
     assert cpu.startswith("CPU: ") and cpu.endswith(", 4 threads")
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
     assert describe_device(torch.device("cpu")).endswith(", 1 thread")
-
-
-def test_seeding_repeats_python_numpy_and_torch():
-    seed_everything(7)
-    first = (random.random(), np.random.rand(), torch.rand(1).item())
-    seed_everything(7)
-    assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
 
 
 def test_setup_prints_one_line_and_returns_device_and_mode(monkeypatch, capsys):

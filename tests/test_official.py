@@ -211,4 +211,4 @@ def test_sample_refuses_a_bad_device(reference: dict, tmp_path: Path, capsys: py
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "a.png")
     assert official.sample_main(["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels",
                                  str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--device", "gpu"]) == 1
-    assert "--device 'gpu'" in capsys.readouterr().err
+    assert "device='gpu' is not a torch device" in capsys.readouterr().err

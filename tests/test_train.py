@@ -18,11 +18,11 @@ import pytest
 import torch
 from PIL import Image
 
-from spade_lesson import train as train_module
+from spade_lesson import trainer as trainer_module
+from spade_lesson.checkpoints.io import load_checkpoint, load_trainer, rng_state, set_rng_state
+from spade_lesson.config import TrainConfig
 from spade_lesson.data import Landscapes
-from spade_lesson.train import (EpochSampler, NonFiniteLossError, SPADETrainer, TrainConfig, course_config,
-                                cpu_config, learning_rate_factor, load_checkpoint, load_trainer, pick_device,
-                                plot_losses, resolve_amp, rng_state, set_rng_state, train)
+from spade_lesson.train import EpochSampler, NonFiniteLossError, SPADETrainer, plot_losses, train
 
 matplotlib.use("Agg")
 
@@ -119,14 +119,14 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(straight, tmp_path, monk
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     calls = []
-    real_loss = train_module.generator_loss
+    real_loss = trainer_module.generator_loss
 
     def nan_on_third_step(outputs, gan_mode):
         calls.append(1)
         loss = real_loss(outputs, gan_mode)
         return loss * float("nan") if len(calls) == 3 else loss
 
-    monkeypatch.setattr(train_module, "generator_loss", nan_on_third_step)
+    monkeypatch.setattr(trainer_module, "generator_loss", nan_on_third_step)
     with pytest.raises(NonFiniteLossError, match=r"loss G_GAN became nan by step 3; stopped\. The last good "
                                                  r"checkpoint is .*checkpoint\.pt"):
         train(tiny(tmp_path, steps=6))
@@ -149,30 +149,6 @@ def test_unwritable_out_is_one_clear_line(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ValueError, match=r"is not a writable folder .*: pick another --out"):
         train(tiny(blocker / "run"))
-
-
-def test_config_errors_name_the_field():
-    with pytest.raises(ValueError, match="gan_mode='wgan': choose one of hinge, ls, original"):
-        TrainConfig(gan_mode="wgan")
-    with pytest.raises(ValueError, match="size=48: .*multiple of 32"):
-        TrainConfig(size=48)
-    with pytest.raises(ValueError, match="decay_start=20 must be between 0 and steps=10"):
-        TrainConfig(steps=10, decay_start=20)
-    with pytest.raises(ValueError, match="amp='fp8'"):
-        TrainConfig(amp="fp8")
-
-
-def test_presets_decay_over_their_second_half_and_devices_are_checked():
-    assert course_config().decay_start == 3000 and cpu_config(steps=10).decay_start == 5
-    assert cpu_config(decay_start=None).decay_start is None
-    assert resolve_amp("auto", torch.device("cpu")) is None  # autocast is for CUDA only
-    with pytest.raises(ValueError, match="device='gpu0' is not a torch device"):
-        pick_device("gpu0")
-
-
-def test_learning_rate_decays_linearly_to_zero():
-    assert [learning_rate_factor(step, 10, 6) for step in (0, 5, 6, 8, 10)] == [1.0, 1.0, 1.0, 0.5, 0.0]
-    assert learning_rate_factor(9, 10, None) == 1.0
 
 
 def test_decay_reaches_the_optimizers(tmp_path):
@@ -221,7 +197,7 @@ def test_plot_losses_draws_every_loss(straight):
 def test_perceptual_loss_joins_when_vgg_is_there(tmp_path, monkeypatch):
     from torchvision.models import vgg19
 
-    monkeypatch.setattr(train_module, "load_vgg19_features", lambda: vgg19(weights=None).features[:30].eval())
+    monkeypatch.setattr(trainer_module, "load_vgg19_features", lambda: vgg19(weights=None).features[:30].eval())
     result = train(tiny(tmp_path, steps=1, lambda_vgg=10.0, use_vae=False))
     assert "G_VGG" in result.losses and result.losses["G_VGG"] > 0
 

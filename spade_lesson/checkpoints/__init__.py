@@ -1,5 +1,7 @@
 """The course's shipped SPADE checkpoint, and a loader for it or any checkpoint `spade_lesson.train` writes.
 
+Writing and reading whole checkpoints (to resume) is spade_lesson.checkpoints.io.
+
 `load_networks(path)` rebuilds the sampling (EMA) generator and, for use_vae runs, the image encoder, in eval mode.
 `pick_checkpoint(*candidates)` is the first candidate that exists, else the shipped `SHIPPED` (Landscapes, 64 x 64).
 `slim_checkpoint(source, target)` keeps only what sampling needs (what is shipped here); see README.md beside it.
@@ -14,9 +16,10 @@ from typing import Any, NamedTuple
 import torch
 
 from spade_lesson.atomic import atomic_write
+from spade_lesson.checkpoints.io import load_checkpoint, saved_config
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
-from spade_lesson.train import load_checkpoint
+from spade_lesson.networks import build_networks
 
 SHIPPED = Path(__file__).with_name("landscapes64.pt")
 KEPT = ("EMA", "E")  # the trainer's keys of the EMA generator and the encoder
@@ -53,17 +56,15 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def load_networks(path: str | os.PathLike = SHIPPED, device: str | torch.device = "cpu") -> Networks:
     """The EMA generator (and encoder, for use_vae runs) of a checkpoint, on `device`, in eval mode, no gradients."""
     state = read_checkpoint(path)
-    config = state["config"]
-    size = config["size"]  # the trainer's images are square: size x size
-    generator = SPADEGenerator(state["semantic_nc"], ngf=config["ngf"], crop_size=size, aspect_ratio=1.0,
-                               use_vae=config["use_vae"], spade_hidden=config["spade_hidden"])
+    nets = build_networks(saved_config(state), state["semantic_nc"], discriminator=False)  # square: size x size
+    generator = nets["G"]
     generator.load_state_dict(state["trainer"]["EMA"])
-    encoder = None
-    if config["use_vae"]:
-        encoder = ConvEncoder(ngf=config["ngf"])
+    encoder = nets.get("E")
+    if encoder is not None:
         encoder.load_state_dict(state["trainer"]["E"])
         encoder = encoder.to(device).eval().requires_grad_(False)
-    return Networks(generator.to(device).eval().requires_grad_(False), encoder, config, state["step"], Path(path))
+    return Networks(generator.to(device).eval().requires_grad_(False), encoder, state["config"], state["step"],
+                    Path(path))
 
 
 def slim_checkpoint(source: str | os.PathLike, target: str | os.PathLike) -> Path:

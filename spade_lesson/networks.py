@@ -1,0 +1,33 @@
+"""The networks of a training run, built from its TrainConfig: one builder for the trainer and the checkpoint loader."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from spade_lesson.config import TrainConfig
+from spade_lesson.discriminator import MultiscaleDiscriminator
+from spade_lesson.encoder import ConvEncoder
+from spade_lesson.generator import SPADEGenerator
+
+
+def build_networks(config: TrainConfig, semantic_nc: int, image_size: tuple[int, int] | None = None,
+                   generator: nn.Module | None = None, discriminator: bool = True) -> dict[str, nn.Module]:
+    """G, D (multi-scale discriminator; unless discriminator=False, for sampling) and, with use_vae, E (encoder).
+
+    image_size: (H, W) of the generated images; default (config.size, config.size), the trainer's square crops.
+    generator: G when given (anything with forward(semantic, z=None)); default: the SPADE generator of the config.
+    """
+    height, width = image_size if image_size is not None else (config.size, config.size)
+    if generator is None:
+        generator = SPADEGenerator(semantic_nc, ngf=config.ngf, crop_size=width, aspect_ratio=width / height,
+                                   use_vae=config.use_vae, spade_hidden=config.spade_hidden)
+    elif config.use_vae and not hasattr(generator, "z_dim"):
+        raise ValueError(f"use_vae=True but the generator {type(generator).__name__} takes no style z (no z_dim): "
+                         "train it with use_vae=False")
+    nets: dict[str, nn.Module] = {"G": generator}  # by checkpoint key
+    if discriminator:  # D sees the label map and the image, concatenated
+        nets["D"] = MultiscaleDiscriminator(semantic_nc + 3, num_D=config.num_D, n_layers_D=config.n_layers_D,
+                                            ndf=config.ndf)
+    if config.use_vae:
+        nets["E"] = ConvEncoder(ngf=config.ngf)
+    return nets

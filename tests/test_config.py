@@ -1,0 +1,37 @@
+"""spade_lesson.config: one-line errors naming the field, the presets, and help text on every field."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="gan_mode='wgan': choose one of hinge, ls, original"):
+        TrainConfig(gan_mode="wgan")
+    with pytest.raises(ValueError, match="size=48: .*multiple of 32"):
+        TrainConfig(size=48)
+    with pytest.raises(ValueError, match="decay_start=20 must be between 0 and steps=10"):
+        TrainConfig(steps=10, decay_start=20)
+    with pytest.raises(ValueError, match="amp='fp8'"):
+        TrainConfig(amp="fp8")
+
+
+def test_presets_decay_over_their_second_half():
+    assert course_config().decay_start == 3000 and cpu_config(steps=10).decay_start == 5
+    assert cpu_config(decay_start=None).decay_start is None
+    assert fast_config().decay_start == fast_config().steps // 2
+
+
+def test_the_fast_preset_is_small_and_takes_overrides():
+    config = fast_config(use_vae=True, out="somewhere")
+    assert config.size == 32 and config.lambda_vgg == 0.0 and config.device == "cpu"
+    assert config.use_vae and config.out == "somewhere"
+
+
+def test_every_setting_says_what_it_does():
+    for field in dataclasses.fields(TrainConfig):
+        assert len(field.metadata.get("help", "")) > 10, field.name
