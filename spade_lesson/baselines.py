@@ -20,18 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.generator import UPSAMPLING_LAYERS, SPADEGenerator, decoder_plan, latent_size, maybe_spectral
+from spade_lesson.generator import UPSAMPLING_LAYERS, SPADEGenerator, decoder_plan, latent_size
+from spade_lesson.layers import maybe_spectral, norm_layer
 
-AFFINE_NORMS = ("batch", "instance")
-
-
-def affine_norm(kind: str, num_features: int) -> nn.Module:
-    """An ordinary normalization with one learned scale and shift per channel (kind: batch or instance)."""
-    if kind == "batch":
-        return nn.BatchNorm2d(num_features, affine=True)
-    if kind == "instance":
-        return nn.InstanceNorm2d(num_features, affine=True)
-    raise ValueError(f"norm={kind!r} is not known for the baseline: use one of {', '.join(AFFINE_NORMS)}")
+AFFINE_NORMS = ("batch", "instance")  # ordinary norms with one learned scale and shift per channel
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -48,11 +40,11 @@ class BaselineResnetBlock(nn.Module):
         middle = min(in_channels, out_channels)
         self.conv_0 = maybe_spectral(nn.Conv2d(in_channels, middle, kernel_size=3, padding=1), spectral)
         self.conv_1 = maybe_spectral(nn.Conv2d(middle, out_channels, kernel_size=3, padding=1), spectral)
-        self.norm_0 = affine_norm(norm, in_channels)
-        self.norm_1 = affine_norm(norm, middle)
+        self.norm_0 = norm_layer(norm, in_channels, affine=True, choices=AFFINE_NORMS)
+        self.norm_1 = norm_layer(norm, middle, affine=True, choices=AFFINE_NORMS)
         if self.learned_shortcut:
             self.conv_s = maybe_spectral(nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False), spectral)
-            self.norm_s = affine_norm(norm, in_channels)
+            self.norm_s = norm_layer(norm, in_channels, affine=True, choices=AFFINE_NORMS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, in_channels, H, W) -> (N, out_channels, H, W)."""
@@ -80,7 +72,7 @@ class BaselineGenerator(nn.Module):
         self.fc = nn.Conv2d(semantic_nc, self.widths[0], kernel_size=3, padding=1)
         for level, (in_channels, out_channels) in enumerate(zip(self.widths, self.widths[1:])):
             self.add_module(f"down_{level}", nn.Sequential(
-                affine_norm(norm, in_channels), nn.LeakyReLU(0.2),
+                norm_layer(norm, in_channels, affine=True, choices=AFFINE_NORMS), nn.LeakyReLU(0.2),
                 maybe_spectral(nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=2, padding=1), spectral)))
         for block in self.plan:
             self.add_module(block.name, BaselineResnetBlock(block.in_channels, block.out_channels, norm=norm,

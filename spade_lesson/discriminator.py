@@ -1,8 +1,7 @@
 """The SPADE discriminator (Park et al., CVPR 2019, Sec. 3.2): pix2pixHD's multi-scale PatchGAN.
 
-`conv_norm(conv, spectral=True, norm="instance")`: a conv followed by a non-SPADE norm ("instance" without affine,
-"batch" or "syncbatch" with affine, or "none"), spectral-normalized when asked; the conv loses its bias when a norm
-follows. The official norm_D / norm_E string "spectralinstance" is spectral=True, norm="instance".
+Every conv after the first goes through `spade_lesson.layers.conv_norm` (norm: "instance", "batch", "syncbatch" or
+"none"; the official norm_D "spectralinstance" is spectral=True, norm="instance").
 
 `NLayerDiscriminator(in_channels, n_layers_D=4, ndf=64, spectral=True, norm="instance",
 get_intermediate_features=True)`: 4x4 convs, stride 2 except the last two, widths ndf, 2 ndf, ... (at most 512), 1.
@@ -22,24 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.generator import maybe_spectral
-
-NORMS = ("instance", "batch", "syncbatch", "none")
-
-
-def conv_norm(conv: nn.Conv2d, spectral: bool = True, norm: str = "instance") -> nn.Module:
-    """conv, spectral-normalized when asked, then a non-SPADE norm (Sequential(conv, norm)) unless norm="none"."""
-    if norm not in NORMS:
-        raise ValueError(f"norm={norm!r} is not known: use one of {', '.join(NORMS)}")
-    conv = maybe_spectral(conv, spectral)
-    if norm == "none":
-        return conv
-    conv.register_parameter("bias", None)  # a bias before a norm is cancelled by its mean subtraction
-    if norm == "instance":
-        return nn.Sequential(conv, nn.InstanceNorm2d(conv.out_channels, affine=False))
-    if norm == "batch":
-        return nn.Sequential(conv, nn.BatchNorm2d(conv.out_channels, affine=True))
-    return nn.Sequential(conv, nn.SyncBatchNorm(conv.out_channels, affine=True))
+from spade_lesson.layers import conv_norm
 
 
 class NLayerDiscriminator(nn.Module):

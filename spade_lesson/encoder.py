@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.discriminator import conv_norm
+from spade_lesson.layers import conv_norm
 
 ENCODER_INPUT_SIZE = 256
 START_SIZE = 4  # 256 / 2**6: the spatial size the six stride-2 convs leave

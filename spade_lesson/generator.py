@@ -25,8 +25,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import spectral_norm
 
+from spade_lesson.layers import maybe_spectral
 from spade_lesson.spade import SPADE
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
@@ -74,11 +74,6 @@ def latent_size(crop_size: int, aspect_ratio: float, num_upsampling_layers: str)
                          f"num_upsampling_layers={num_upsampling_layers!r}: use crop_size >= {factor} "
                          f"(a multiple of {factor})")
     return height, width
-
-
-def maybe_spectral(conv: nn.Module, spectral: bool) -> nn.Module:
-    """Wrap conv in spectral normalization (weight / sigma(weight), old-style weight_orig/_u/_v keys) when asked."""
-    return spectral_norm(conv) if spectral else conv
 
 
 class SPADEResnetBlock(nn.Module):

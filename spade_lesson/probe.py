@@ -18,10 +18,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import IGNORE_INDEX, one_hot
+from spade_lesson.layers import norm_layer
 from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
 from spade_lesson.spade import SPADE
 
-NORM_KINDS = ("none", "batch", "instance", "layer", "group", "spade")
+NORM_KINDS = ("none", "batch", "instance", "layer", "group", "spade")  # without affine; "spade" over instance norm
 RIDGE = 1e-3  # the probe's L2 penalty per training pixel (keeps the solve well posed), for unit-scale activations
 DECIMALS = 3  # the probe reads activations to 3 decimals: float rounding noise (~1e-5 after a norm) carries no label
 
@@ -43,23 +44,6 @@ def region_maps(n: int, size: int, num_classes: int, classes_per_map: int, seed:
         nearest = torch.cdist(pixels, seeds).argmin(dim=1)  # each pixel joins its closest seed's region
         maps.append(classes[nearest % classes_per_map].reshape(size, size))  # seed j paints class j mod k
     return torch.stack(maps)
-
-
-def norm_layer(kind: str, width: int, label_nc: int, groups: int) -> nn.Module:
-    """A normalization without learned affine parameters (or SPADE over instance norm) for `width` channels."""
-    if kind == "none":
-        return nn.Identity()
-    if kind == "batch":
-        return nn.BatchNorm2d(width, affine=False)
-    if kind == "instance":
-        return nn.InstanceNorm2d(width, affine=False)
-    if kind == "layer":
-        return nn.GroupNorm(1, width, affine=False)  # one group = LayerNorm over (C, H, W)
-    if kind == "group":
-        return nn.GroupNorm(groups, width, affine=False)
-    if kind == "spade":
-        return SPADE(width, label_nc, hidden=width, param_free_norm="instance")
-    raise ValueError(f"norm={kind!r} is not known: use one of {', '.join(NORM_KINDS)}")
 
 
 def _reinit(module: nn.Module) -> None:
@@ -84,7 +68,11 @@ class ConvNormStack(nn.Module):
                 nn.Conv2d(label_nc if i == 0 else width, width, kernel_size=3, padding=1) for i in range(depth)
             )
             _reinit(self.convs)
-            self.norms = nn.ModuleList(norm_layer(norm, width, label_nc, groups) for _ in range(depth))
+            self.norms = nn.ModuleList(
+                SPADE(width, label_nc, hidden=width, param_free_norm="instance") if norm == "spade"
+                else norm_layer(norm, width, affine=False, num_groups=groups, choices=NORM_KINDS)
+                for _ in range(depth)
+            )
             _reinit(self.norms)
 
     def forward(self, label: torch.Tensor) -> list[torch.Tensor]:

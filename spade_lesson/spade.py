@@ -16,18 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PARAM_FREE_NORMS = ("batch", "instance", "syncbatch")
+from spade_lesson.layers import norm_layer
 
-
-def param_free_norm_layer(kind: str, num_features: int) -> nn.Module:
-    """The normalization without learned scale and shift that SPADE starts from (kind: batch/instance/syncbatch)."""
-    if kind == "batch":
-        return nn.BatchNorm2d(num_features, affine=False)
-    if kind == "instance":
-        return nn.InstanceNorm2d(num_features, affine=False)
-    if kind == "syncbatch":
-        return nn.SyncBatchNorm(num_features, affine=False)
-    raise ValueError(f"param_free_norm={kind!r} is not known: use one of {', '.join(PARAM_FREE_NORMS)}")
+PARAM_FREE_NORMS = ("batch", "instance", "syncbatch")  # the official "spade<norm><k>x<k>" choices
 
 
 class SPADE(nn.Module):
@@ -39,7 +30,8 @@ class SPADE(nn.Module):
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size={kernel_size} must be odd so the maps keep their size (e.g. 3 or 5)")
         padding = kernel_size // 2
-        self.param_free_norm = param_free_norm_layer(param_free_norm, norm_nc)
+        self.param_free_norm = norm_layer(param_free_norm, norm_nc, affine=False, choices=PARAM_FREE_NORMS,
+                                          argument="param_free_norm")
         self.mlp_shared = nn.Sequential(
             nn.Conv2d(label_nc, hidden, kernel_size=kernel_size, padding=padding),
             nn.ReLU(),

@@ -1,13 +1,12 @@
-"""Tests for spade_lesson.discriminator: per-scale feature lists, the pooling between scales, conv_norm."""
+"""Tests for spade_lesson.discriminator: per-scale feature lists, the pooling between scales."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from spade_lesson.discriminator import MultiscaleDiscriminator, NLayerDiscriminator, conv_norm
+from spade_lesson.discriminator import MultiscaleDiscriminator, NLayerDiscriminator
 
 
 def test_every_scale_returns_every_feature_with_logits_last() -> None:
@@ -50,17 +49,6 @@ def test_spectral_instance_layers_drop_the_conv_bias_and_use_official_keys() -> 
     keys = set(NLayerDiscriminator(in_channels=3, n_layers_D=2, ndf=4).state_dict())
     assert keys == {"model0.0.weight", "model0.0.bias", "model1.0.0.weight_orig", "model1.0.0.weight_u",
                     "model1.0.0.weight_v", "model2.0.weight", "model2.0.bias"}
-
-
-def test_conv_norm_variants() -> None:
-    batch = conv_norm(nn.Conv2d(3, 4, 3), spectral=False, norm="batch")
-    assert isinstance(batch[1], nn.BatchNorm2d) and batch[1].affine and batch[0].bias is None
-    instance = conv_norm(nn.Conv2d(3, 4, 3), norm="instance")
-    assert isinstance(instance[1], nn.InstanceNorm2d) and not instance[1].affine
-    bare = conv_norm(nn.Conv2d(3, 4, 3), spectral=False, norm="none")
-    assert isinstance(bare, nn.Conv2d) and bare.bias is not None
-    with pytest.raises(ValueError, match="instance, batch, syncbatch, none"):
-        conv_norm(nn.Conv2d(3, 4, 3), norm="group")
 
 
 def test_wrong_input_channels_are_clear() -> None:
