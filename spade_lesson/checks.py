@@ -25,7 +25,7 @@ from spade_lesson.labelmap import LabelMap
 from spade_lesson.losses import discriminator_loss, generator_loss, kl_divergence
 from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
 from spade_lesson.probe import RIDGE, fit_probe
-from spade_lesson.sketch import SPADE2d, assign_spade_params
+from spade_lesson.shared_predictor import SPADE2d, assign_spade_params
 from spade_lesson.spade import SPADE
 
 DIGITS = 4  # significant digits of the numbers a failed check prints
@@ -305,7 +305,7 @@ def check_spade_forward(spade_forward: Callable[..., Any]) -> None:
 
 @_isolated
 def check_split_params(split_params: Callable[..., Any]) -> None:
-    """Exercise 03.2: split_params(num_features, params) against spade_lesson.sketch.assign_spade_params."""
+    """Exercise 03.2: split_params(num_features, params) against spade_lesson.shared_predictor.assign_spade_params."""
     settings = [[3, 5, 2], [4], [1, 1, 6]]
     cases = Cases("check_split_params", len(settings))
     for num_features in settings:

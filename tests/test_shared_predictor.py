@@ -1,4 +1,4 @@
-"""spade_lesson.sketch: the shared-predictor SPADE design, checked against per-layer SPADE where they must agree."""
+"""spade_lesson.shared_predictor: the shared-predictor SPADE design, checked against per-layer SPADE where they must agree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.sketch import (ConvLayer, SketchDecoder, SPADE2d, assign_spade_params, conv_macs,
+from spade_lesson.shared_predictor import (ConvLayer, SketchDecoder, SPADE2d, assign_spade_params, conv_macs,
                                  get_num_spade_params, shared_from_per_layer)
 from spade_lesson.spade import SPADE
 
