@@ -1,0 +1,106 @@
+"""Tests for spade_lesson.initialization: init_weights draws what the official BaseNetwork.init_weights draws."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from spade_lesson.discriminator import MultiscaleDiscriminator
+from spade_lesson.encoder import ConvEncoder
+from spade_lesson.generator import SPADEGenerator
+from spade_lesson.initialization import INIT_TYPES, init_weights
+from spade_lesson.layers import maybe_spectral
+
+
+def _weights(module: nn.Module) -> list[tuple[nn.Module, torch.Tensor]]:
+    """(layer, the learned weight tensor) of every Conv2d and Linear, spectral ones through weight_orig."""
+    layers = [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    return [(m, getattr(m, "weight_orig", m.weight).detach()) for m in layers]
+
+
+def _fans(weight: torch.Tensor) -> tuple[int, int]:
+    """(fan_in, fan_out) of a conv (out, in, kh, kw) or linear (out, in) weight."""
+    receptive = weight[0, 0].numel()
+    return weight.shape[1] * receptive, weight.shape[0] * receptive
+
+
+@pytest.mark.parametrize("init_type", ["xavier", "xavier_uniform", "normal", "kaiming", "orthogonal"])
+def test_each_layer_gets_exactly_torchs_draw_for_the_official_rule(init_type: str) -> None:
+    reference = {"xavier": lambda w: nn.init.xavier_normal_(w, gain=0.05),
+                 "xavier_uniform": lambda w: nn.init.xavier_uniform_(w, gain=1.0),
+                 "normal": lambda w: nn.init.normal_(w, 0.0, 0.05),
+                 "kaiming": lambda w: nn.init.kaiming_normal_(w, a=0, mode="fan_in"),
+                 "orthogonal": lambda w: nn.init.orthogonal_(w, gain=0.05)}[init_type]
+    for layer in (nn.Conv2d(3, 5, 3), nn.Linear(7, 4), maybe_spectral(nn.Conv2d(2, 6, 4), spectral=True)):
+        torch.manual_seed(1)
+        init_weights(layer, init_type=init_type, gain=0.05)
+        expected = getattr(layer, "weight_orig", layer.weight).detach().clone()
+        torch.manual_seed(1)
+        with torch.no_grad():
+            reference(expected)
+        assert torch.equal(getattr(layer, "weight_orig", layer.weight), expected)
+        assert torch.all(layer.bias == 0)
+
+
+def test_xavier_statistics_of_the_whole_generator_match_the_formula() -> None:
+    torch.manual_seed(0)
+    generator = init_weights(SPADEGenerator(semantic_nc=6, ngf=8, crop_size=64, use_vae=True, z_dim=16))
+    standardized, biases = [], []
+    for layer, weight in _weights(generator):
+        fan_in, fan_out = _fans(weight)
+        standardized.append(weight.flatten() / (0.02 * math.sqrt(2 / (fan_in + fan_out))))  # std gain*sqrt(2/fans)
+        biases.append(torch.zeros(0) if layer.bias is None else layer.bias.detach())
+    z = torch.cat(standardized)
+    assert len(z) > 500_000 and abs(float(z.mean())) < 0.01 and float(z.std()) == pytest.approx(1.0, abs=0.01)
+    assert float(torch.cat(biases).abs().max()) == 0.0
+
+
+def test_batchnorm_scales_are_normal_around_one_and_shifts_zero() -> None:
+    torch.manual_seed(0)
+    discriminator = init_weights(MultiscaleDiscriminator(in_channels=4, num_D=2, n_layers_D=4, ndf=64, norm="batch"),
+                                 init_type="normal", gain=0.1)
+    norms = [m for m in discriminator.modules() if isinstance(m, nn.BatchNorm2d)]
+    scales = torch.cat([m.weight for m in norms])
+    assert len(scales) > 1000 and float(scales.mean()) == pytest.approx(1.0, abs=0.01)
+    assert float(scales.std()) == pytest.approx(0.1, rel=0.05)
+    assert float(torch.cat([m.bias for m in norms]).abs().max()) == 0.0
+    convs = torch.cat([w.flatten() for _, w in _weights(discriminator)])
+    assert float(convs.std()) == pytest.approx(0.1, rel=0.01)  # "normal": N(0, gain^2) whatever the fans
+
+
+def test_orthogonal_kaiming_and_none() -> None:
+    torch.manual_seed(0)
+    encoder = init_weights(ConvEncoder(ngf=4, z_dim=8), init_type="orthogonal", gain=0.3)
+    for _, weight in _weights(encoder):
+        rows = weight.reshape(weight.shape[0], -1)
+        gram = rows @ rows.T if rows.shape[0] <= rows.shape[1] else rows.T @ rows
+        assert torch.allclose(gram, 0.09 * torch.eye(len(gram)), atol=1e-5)
+    init_weights(encoder, init_type="kaiming")
+    for _, weight in _weights(encoder)[:-2]:  # the convs; the linear heads have too few inputs for a tight check
+        assert float(weight.std()) == pytest.approx(math.sqrt(2 / _fans(weight)[0]), rel=0.2)
+    conv = nn.Conv2d(3, 4, 3)
+    before = conv.weight.detach().clone()
+    init_weights(conv, init_type="none")
+    assert torch.equal(conv.weight, before) and torch.all(conv.bias == 0)
+
+
+def test_spade_starts_as_its_param_free_norm() -> None:
+    torch.manual_seed(0)
+    generator = init_weights(SPADEGenerator(semantic_nc=6, ngf=8, crop_size=64))
+    semantic = torch.zeros(2, 6, 64, 64)
+    semantic[:, 0, :32], semantic[:, 3, 32:] = 1, 1
+    gammas = []
+    generator.head_0.norm_0.mlp_gamma.register_forward_hook(lambda module, args, out: gammas.append(out))
+    with torch.no_grad():
+        generator(semantic)
+    assert float(gammas[0].abs().max()) < 1e-3  # out = norm(x) * (1 + gamma) + beta with gamma ~ 0
+
+
+def test_bad_init_arguments_name_the_choices() -> None:
+    with pytest.raises(ValueError, match="init_type='uniform' is not known: use one of " + ", ".join(INIT_TYPES)):
+        init_weights(nn.Linear(2, 2), init_type="uniform")
+    with pytest.raises(ValueError, match="init_variance"):
+        init_weights(nn.Linear(2, 2), gain=0.0)
