@@ -1,27 +1,31 @@
 """Frechet Inception Distance (Heusel et al., 2017), the paper's image-quality score (Park et al., CVPR 2019, Sec. 4).
 
 Fit a Gaussian to Inception-v3 pool features of real images and one to those of generated images; FID is the
-Frechet (2-Wasserstein) distance between the two Gaussians. torchvision's ImageNet Inception-v3 weights are used when
-they can be had (from the torch hub cache, or downloaded); offline, `load_inception()` says so in one line and returns
-None. torchvision's weights are not the TensorFlow ones behind published FIDs: our numbers rank models, they are not
-comparable to the paper's.
+Frechet (2-Wasserstein) distance between the two Gaussians. Two kinds of features, named in every FID output
+(`InceptionFeatures.label`, `FID_LABELS`): with the optional extra (pip install "spade-lesson[fid]", pytorch-fid) the
+standard pt_inception weights, the TensorFlow Inception behind published FIDs (the paper's included); without it,
+torchvision's ImageNet Inception-v3, whose numbers rank models but are not comparable with published FIDs. Weights come
+from the torch hub cache or a download, checked by spade_lesson.pretrained; offline, `load_inception()` says so in one
+line and returns None.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
-import socket
+import importlib.util
 import sys
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.losses import DOWNLOAD_TIMEOUT_S
+from spade_lesson.pretrained import INCEPTION_STANDARD, INCEPTION_TORCHVISION, load_pretrained
 
 INCEPTION_SIZE = 299  # Inception-v3's input resolution
+FID_LABELS = {  # every FID printed names the features it was computed with
+    "standard": "FID (standard pt_inception weights)",
+    "torchvision": "FID (torchvision Inception, not comparable with published FIDs)",
+}
 
 
 def sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
@@ -52,36 +56,73 @@ def gaussian_stats(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return features.mean(dim=0), torch.cov(features.T)
 
 
-@functools.lru_cache(maxsize=1)
-def _inception_weights() -> tuple[dict[str, torch.Tensor] | None, str]:
-    """torchvision's IMAGENET1K_V1 Inception-v3 weights (cache, else download), or None and the reason."""
-    from torchvision.models import Inception_V3_Weights
+class InceptionFeatures(nn.Module):
+    """An Inception-v3 trunk: images (N, 3, 299, 299) in [-1, 1] -> 2048-d pool features (N, 2048); `kind` names its
+    weights ("standard" or "torchvision") and `label` says so in every FID output."""
 
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # offline fails in seconds, not minutes
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            return Inception_V3_Weights.IMAGENET1K_V1.get_state_dict(progress=False), ""
-    except Exception as error:  # no internet, proxy refusal, corrupt cache: all mean "no FID"
-        return None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'}"
-    finally:
-        socket.setdefaulttimeout(previous)
+    def __init__(self, trunk: nn.Module, kind: str) -> None:
+        super().__init__()
+        if kind not in FID_LABELS:
+            raise ValueError(f"kind={kind!r} is not known: use one of {', '.join(FID_LABELS)}")
+        self.trunk = trunk
+        self.kind = kind
+
+    @property
+    def label(self) -> str:
+        """The name to print beside an FID computed with these features, e.g. 'FID (standard pt_inception weights)'."""
+        return FID_LABELS[self.kind]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 3, 299, 299) in [-1, 1] -> (N, 2048)."""
+        features = self.trunk(x)
+        if isinstance(features, list):  # pytorch-fid returns the list of the blocks asked for
+            features = features[-1]
+        return features.flatten(1)
 
 
-def load_inception() -> nn.Module | None:
-    """Inception-v3 up to its 2048-d average pool, frozen; None (after one printed line) without its weights."""
+def _torchvision_trunk(state: dict[str, torch.Tensor]) -> InceptionFeatures:
+    """torchvision's Inception-v3 with these weights, its classifier removed."""
     from torchvision.models import inception_v3
 
-    state, reason = _inception_weights()
-    if state is None:
-        print(f"Inception-v3 weights unavailable ({reason}); FID skipped", file=sys.stderr)
-        return None
     # these weights expect inputs in [-1, 1], as our images are (torchvision's transform_input maps ImageNet-normalized
     # inputs there; we skip that step)
     model = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=False)
     model.load_state_dict(state)
     model.fc = nn.Identity()  # the pool features, not the ImageNet logits
-    return model.eval().requires_grad_(False)
+    return InceptionFeatures(model, "torchvision")
+
+
+def _standard_trunk(state: dict[str, torch.Tensor]) -> InceptionFeatures:
+    """pytorch-fid's FID Inception (the TensorFlow graph behind published FIDs) with these weights, up to its pool."""
+    from pytorch_fid import inception as pytorch_fid_inception
+
+    # pytorch-fid fetches and unpickles its weights itself, without weights_only: hand it the checked ones instead
+    with mock.patch.object(pytorch_fid_inception, "load_state_dict_from_url", lambda *args, **kwargs: state):
+        model = pytorch_fid_inception.InceptionV3([pytorch_fid_inception.InceptionV3.BLOCK_INDEX_BY_DIM[2048]],
+                                                  resize_input=False, normalize_input=False)  # we resize, in [-1, 1]
+    return InceptionFeatures(model, "standard")
+
+
+def standard_fid_available() -> bool:
+    """Whether the optional pytorch-fid package (pip install "spade-lesson[fid]") is installed."""
+    return importlib.util.find_spec("pytorch_fid") is not None
+
+
+def load_inception(kind: str = "auto") -> InceptionFeatures | None:
+    """Inception-v3 up to its 2048-d pool, frozen: kind "standard" (pytorch-fid's weights, comparable with published
+    FIDs), "torchvision", or "auto" (standard when pytorch-fid is installed and its weights can be had, else
+    torchvision); None after one printed line when no weights can be had."""
+    if kind not in ("auto", *FID_LABELS):
+        raise ValueError(f"kind={kind!r} is not known: use auto, {', '.join(FID_LABELS)}")
+    if kind == "standard" and not standard_fid_available():
+        print('the standard FID needs pytorch-fid: pip install "spade-lesson[fid]"; FID skipped', file=sys.stderr)
+        return None
+    if kind == "standard" or (kind == "auto" and standard_fid_available()):
+        without = "FID skipped" if kind == "standard" else f"falling back to the {FID_LABELS['torchvision']}"
+        model = load_pretrained(INCEPTION_STANDARD, _standard_trunk, without=without)
+        if model is not None or kind == "standard":
+            return model
+    return load_pretrained(INCEPTION_TORCHVISION, _torchvision_trunk, without="FID skipped")
 
 
 @torch.no_grad()

@@ -8,22 +8,17 @@ features whose last element is the patch logits.
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
-import socket
-import sys
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from spade_lesson.pretrained import VGG19, load_pretrained
 
 GAN_MODES = ("hinge", "ls", "original")
 VGG_LAYER_WEIGHTS = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0)  # relu1_1, relu2_1, relu3_1, relu4_1, relu5_1
 VGG_SLICE_ENDS = (2, 7, 12, 21, 30)  # torchvision vgg19().features indices just after each of those ReLUs
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DOWNLOAD_TIMEOUT_S = 10.0
 
 
 def _check_mode(gan_mode: str) -> None:
@@ -87,35 +82,20 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return -0.5 * torch.sum(1 + logvar - mu**2 - logvar.exp())  # -1/2 sum(1 + log sigma^2 - mu^2 - sigma^2)
 
 
-@functools.lru_cache(maxsize=1)
-def _vgg19_weights() -> tuple[dict[str, torch.Tensor] | None, str]:
-    """torchvision's IMAGENET1K_V1 VGG19 feature weights (from the cache, else downloaded), or None and the reason."""
-    from torchvision.models import VGG19_Weights
+def _vgg19_trunk(state: dict[str, torch.Tensor]) -> nn.Sequential:
+    """VGG19's `features` up to relu5_1 with the convolution weights of a torchvision VGG19 state dict."""
+    from torchvision.models import vgg19
 
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # an unreachable server fails in seconds, not minutes
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):  # hide torch.hub's "Downloading ..." line; failure prints one
-            state = VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-    except Exception as error:  # no internet, proxy refusal, corrupt cache: all mean "train without it"
-        return None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'}"
-    finally:
-        socket.setdefaulttimeout(previous)
-    return {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}, ""
+    end = VGG_SLICE_ENDS[-1]
+    features = vgg19(weights=None).features[:end]
+    features.load_state_dict({key.removeprefix("features."): value for key, value in state.items()
+                              if key.startswith("features.") and int(key.split(".")[1]) < end})
+    return features
 
 
 def load_vgg19_features() -> nn.Sequential | None:
     """VGG19's convolutional trunk with ImageNet weights, frozen; None (after one printed line) when unavailable."""
-    from torchvision.models import vgg19
-
-    state, reason = _vgg19_weights()
-    if state is None:
-        print(f"VGG19 weights unavailable ({reason}); training without the perceptual loss", file=sys.stderr)
-        return None
-    features = vgg19(weights=None).features[: VGG_SLICE_ENDS[-1]]
-    features.load_state_dict({key: value for key, value in state.items()
-                              if int(key.split(".")[0]) < VGG_SLICE_ENDS[-1]})
-    return features.eval().requires_grad_(False)
+    return load_pretrained(VGG19, _vgg19_trunk, without="training continues without the VGG loss")
 
 
 class VGGLoss(nn.Module):

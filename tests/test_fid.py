@@ -10,8 +10,10 @@ import torch
 from torch import nn
 
 from spade_lesson import fid as fid_module
-from spade_lesson.fid import (INCEPTION_SIZE, fid, frechet_distance, gaussian_stats, inception_features,
-                              load_inception, sqrtm_psd)
+from spade_lesson import pretrained
+from spade_lesson.fid import (FID_LABELS, INCEPTION_SIZE, InceptionFeatures, fid, frechet_distance, gaussian_stats,
+                              inception_features, load_inception, sqrtm_psd)
+from spade_lesson.pretrained import INCEPTION_STANDARD, INCEPTION_TORCHVISION
 
 
 def random_rotation(dim: int, seed: int) -> torch.Tensor:
@@ -102,18 +104,87 @@ def test_fid_is_zero_for_the_same_images_and_grows_with_a_colour_shift() -> None
     assert shifted == pytest.approx(3 * 0.5**2, rel=1e-3)  # covariances equal: only |mu1 - mu2|^2 is left
 
 
-def test_missing_weights_give_one_line_and_none(monkeypatch, capsys) -> None:
-    monkeypatch.setattr(fid_module, "_inception_weights", lambda: (None, "URLError: offline"))
-    assert load_inception() is None
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Stand-in for the weight loader: records (file label, what happens without it); torchvision's file is "there"."""
+    calls = []
+
+    def fake_load(weights, build, without: str):
+        calls.append((weights.label, without))
+        return InceptionFeatures(nn.Identity(), "torchvision") if weights is INCEPTION_TORCHVISION else None
+
+    monkeypatch.setattr(fid_module, "load_pretrained", fake_load)
+    return calls
+
+
+def test_auto_takes_the_standard_weights_when_pytorch_fid_is_installed(monkeypatch, asked) -> None:
+    monkeypatch.setattr(fid_module, "standard_fid_available", lambda: True)
+    assert load_inception().label == FID_LABELS["torchvision"]  # the standard file is missing here: one fallback
+    assert asked == [(INCEPTION_STANDARD.label, "falling back to the FID (torchvision Inception, not comparable with "
+                                                "published FIDs)"), (INCEPTION_TORCHVISION.label, "FID skipped")]
+
+
+def test_auto_without_pytorch_fid_uses_torchvision_and_says_so_in_its_label(monkeypatch, asked) -> None:
+    monkeypatch.setattr(fid_module, "standard_fid_available", lambda: False)
+    model = load_inception()
+    assert model.kind == "torchvision" and asked == [(INCEPTION_TORCHVISION.label, "FID skipped")]
+    assert model.label == "FID (torchvision Inception, not comparable with published FIDs)"
+
+
+def test_standard_asked_for_is_never_replaced_by_torchvision(monkeypatch, asked, capsys) -> None:
+    monkeypatch.setattr(fid_module, "standard_fid_available", lambda: True)
+    assert load_inception("standard") is None and asked == [(INCEPTION_STANDARD.label, "FID skipped")]
+    monkeypatch.setattr(fid_module, "standard_fid_available", lambda: False)
+    assert load_inception("standard") is None and len(asked) == 1
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "FID skipped" in err and "offline" in err
+    assert err == 'the standard FID needs pytorch-fid: pip install "spade-lesson[fid]"; FID skipped\n'
+    assert load_inception("torchvision").kind == "torchvision"
+    with pytest.raises(ValueError, match="kind='tf' is not known: use auto, standard, torchvision"):
+        load_inception("tf")
 
 
-def test_loaded_inception_gives_2048_pool_features(monkeypatch) -> None:
+def test_every_kind_has_a_label_naming_its_weights() -> None:
+    assert InceptionFeatures(nn.Identity(), "standard").label == "FID (standard pt_inception weights)"
+    assert "not comparable with published FIDs" in InceptionFeatures(nn.Identity(), "torchvision").label
+    with pytest.raises(ValueError, match="kind='tf'"):
+        InceptionFeatures(nn.Identity(), "tf")
+
+
+def test_offline_is_one_line_and_none(tmp_path, monkeypatch, capsys) -> None:
+    def offline(url: str, dst: str, hash_prefix: str | None = None, progress: bool = True) -> None:
+        raise OSError("Name or service not known")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    monkeypatch.setattr(fid_module, "standard_fid_available", lambda: False)
+    pretrained._read.cache_clear()
+    try:
+        assert load_inception() is None
+    finally:
+        pretrained._read.cache_clear()
+    assert capsys.readouterr().err == (f"Inception-v3 (torchvision) weights are not at {INCEPTION_TORCHVISION.path}"
+                                       " and could not be downloaded (OSError: Name or service not known),"
+                                       " FID skipped\n")
+
+
+def test_torchvision_weights_give_2048_pool_features() -> None:
     from torchvision.models import inception_v3
 
     state = inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict()  # the published layout
-    monkeypatch.setattr(fid_module, "_inception_weights", lambda: (state, ""))
-    model = load_inception()
-    assert not model.training and not any(p.requires_grad for p in model.parameters())
+    model = fid_module._torchvision_trunk(state).eval()
+    assert model.kind == "torchvision" and inception_features(model, torch.zeros(2, 3, 64, 64)).shape == (2, 2048)
+
+
+def test_standard_weights_give_2048_pool_features_without_unpickling_anything(monkeypatch) -> None:
+    inception = pytest.importorskip("pytorch_fid.inception")
+    from torchvision.models import inception_v3
+
+    assert INCEPTION_STANDARD.url == inception.FID_WEIGHTS_URL
+    # the FID Inception's blocks keep torchvision's parameter names: its file has the layout of a 1008-class
+    # torchvision Inception without the auxiliary head
+    state = inception_v3(weights=None, num_classes=1008, aux_logits=False, init_weights=False).state_dict()
+    monkeypatch.setattr(torch, "load", lambda *args, **kwargs: pytest.fail("pytorch-fid must not read a file"))
+    model = fid_module._standard_trunk(state).eval()
+    assert model.kind == "standard"
+    assert torch.equal(model.trunk.blocks[0][0].conv.weight, state["Conv2d_1a_3x3.conv.weight"])
     assert inception_features(model, torch.zeros(2, 3, 64, 64)).shape == (2, 2048)

@@ -1,4 +1,4 @@
-"""spade_lesson.shared_predictor: the shared-predictor SPADE design, checked against per-layer SPADE where they must agree."""
+"""spade_lesson.shared_predictor: one predictor for every layer, checked against per-layer SPADE where they agree."""
 
 from __future__ import annotations
 
