@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from spade_lesson import official
+from spade_lesson.data.semantic import one_hot
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
 from spade_lesson.initialization import INIT_TYPES, init_weights
 from spade_lesson.layers import maybe_spectral
+
+REFERENCE = Path(__file__).parent / "data" / "official_spade_facades_small.pt"  # official networks, freshly initialized
 
 
 def _weights(module: nn.Module) -> list[tuple[nn.Module, torch.Tensor]]:
@@ -104,3 +109,48 @@ def test_bad_init_arguments_name_the_choices() -> None:
         init_weights(nn.Linear(2, 2), init_type="uniform")
     with pytest.raises(ValueError, match="init_variance"):
         init_weights(nn.Linear(2, 2), gain=0.0)
+
+
+def _standardized(state: dict[str, torch.Tensor], gain: float = 0.02) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every conv / linear weight of a state dict divided by the Xavier std gain * sqrt(2 / (fan_in + fan_out)), and
+    every bias, each concatenated."""
+    weights, biases = [], []
+    for key, value in state.items():
+        if key.endswith(("weight", "weight_orig")) and value.dim() in (2, 4):
+            fan_in, fan_out = _fans(value)
+            weights.append(value.flatten() / (gain * math.sqrt(2 / (fan_in + fan_out))))
+        elif key.endswith("bias"):
+            biases.append(value.flatten())
+    return torch.cat(weights), torch.cat(biases)
+
+
+def test_our_networks_start_where_the_official_reference_networks_start() -> None:
+    reference = torch.load(REFERENCE, weights_only=True)
+    options = reference["options"]
+    assert (options["init_type"], options["init_variance"]) == ("xavier", 0.02)
+    torch.manual_seed(0)
+    ours = {"G": init_weights(SPADEGenerator(**official.network_arguments("G", options))),
+            "D": init_weights(MultiscaleDiscriminator(**official.network_arguments("D", options)))}
+    for kind in ("G", "D"):
+        for state in (reference[f"{kind}_state_dict"], ours[kind].state_dict()):
+            weights, biases = _standardized(state)
+            assert float(weights.std()) == pytest.approx(1.0, abs=0.01) and float(biases.abs().max()) == 0.0
+
+
+def test_an_official_initialized_generator_outputs_at_the_official_scale() -> None:
+    reference = torch.load(REFERENCE, weights_only=True)
+    options = reference["options"]
+    semantic = one_hot(reference["inputs"]["label"], options["label_nc"])
+    scale = {}
+    for init in ("official", "pytorch default"):
+        torch.manual_seed(0)
+        generator = SPADEGenerator(**official.network_arguments("G", options))
+        if init == "official":
+            init_weights(generator)
+        with torch.no_grad():
+            for _ in range(3):  # as the reference was made: three training-mode passes (BatchNorm running var 0.9^3)
+                generator(semantic)
+            scale[init] = float(generator.eval()(semantic).std())
+    official_scale = float(reference["outputs"]["fake"].std())  # 4e-4: the official G starts near a grey image
+    assert official_scale / 4 < scale["official"] < 4 * official_scale
+    assert scale["pytorch default"] > 20 * official_scale  # the control: PyTorch's own init is far from it
