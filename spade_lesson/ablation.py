@@ -8,7 +8,7 @@ against the input label maps of the validation split.
 
 `AblationConfig`: the knobs; `run_ablation(config)` -> the JSON document it writes to <out>/ablation_<dataset>.json
 (one record per run; runs already there are skipped, and a run cut short resumes from its checkpoint), and the figure
-<out>/ablation_<dataset>.png; `ablate_main(argv)` is the `spade-lesson ablate` command.
+<out>/ablation_<dataset>.png (what `spade-lesson ablate` runs).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import json
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +33,9 @@ from spade_lesson.config import TrainConfig, cpu_config, setting, shared
 from spade_lesson.data import colorize, load_dataset, to_uint8
 from spade_lesson.fid import fid, load_inception
 from spade_lesson.networks import build_networks
-from spade_lesson.runtime import idle_cpu_cores, pick_device, seed_everything
+from spade_lesson.runtime import pick_device, seed_everything
 from spade_lesson.segmenter import ceiling, evaluate, train_segmenter
-from spade_lesson.train import NonFiniteLossError, train
+from spade_lesson.train import train
 from spade_lesson.trainer import SPADETrainer
 
 COMMITTED = Path(__file__).parent / "results"  # the course's own run, shipped with the package for notebook 06
@@ -267,57 +266,3 @@ def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: 
             figure.savefig(file, format="png", bbox_inches="tight")
     finally:
         plt.close(figure)
-
-
-def ablate_main(argv: list[str]) -> int:
-    """`spade-lesson ablate`: parse the options, run the ablation, print the summary; 1 on a clear error."""
-    from spade_lesson.cli import OneLineParser
-
-    defaults = AblationConfig()
-    parser = OneLineParser(prog="spade-lesson ablate",
-                           description="Train SPADE and the BatchNorm / InstanceNorm baselines (matched parameters, "
-                                       "equal budget) for several seeds and score them with a segmenter trained on "
-                                       "real images. Writes <out>/ablation_<dataset>.json and .png; runs already "
-                                       "in the JSON are skipped (resume after an interruption).")
-    add = parser.add_argument
-    add("--dataset", default=defaults.dataset, help="landscapes (offline), facades, ade20k, cityscapes, or a folder")
-    add("--data-root", dest="data_root", default=defaults.data_root, help="where prepared datasets live")
-    add("--size", type=int, default=defaults.size, help=f"image size, a multiple of 32 (default {defaults.size})")
-    add("--steps", type=int, default=defaults.steps, help=f"GAN steps per run (default {defaults.steps})")
-    add("--batch", dest="batch_size", type=int, default=defaults.batch_size, help="images per step")
-    add("--ngf", type=int, default=defaults.ngf, help=f"SPADE generator width (default {defaults.ngf})")
-    add("--spade-hidden", dest="spade_hidden", type=int, default=defaults.spade_hidden,
-        help=f"SPADE embedding width (default {defaults.spade_hidden})")
-    add("--seeds", type=int, default=len(defaults.seeds), help="seeds per model: 0, 1, ..., N-1 (default 3)")
-    add("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to train (default: all)")
-    add("--eval-images", dest="eval_images", type=int, default=defaults.eval_images,
-        help=f"validation label maps scored per run (default {defaults.eval_images})")
-    add("--segmenter-steps", dest="segmenter_steps", type=int, default=defaults.segmenter_steps,
-        help=f"training steps of the evaluation U-Net (default {defaults.segmenter_steps})")
-    add("--device", default=defaults.device, help="auto, cpu, cuda, cuda:1, mps")
-    add("--out", default=defaults.out, help=f"folder for the JSON and the figure (default {defaults.out})")
-    add("--work", default=defaults.work, help=f"folder for cached segmenters and samples (default {defaults.work})")
-    args = parser.parse_args(argv)
-    options = {key: value for key, value in vars(args).items() if key != "seeds"}
-    try:
-        if args.seeds < 1:
-            raise ValueError(f"--seeds {args.seeds}: pass at least 1")
-        config = AblationConfig(**{**options, "models": tuple(args.models)}, seeds=tuple(range(args.seeds)))
-        if pick_device(config.device).type == "cpu":
-            torch.set_num_threads(idle_cpu_cores())
-        document = run_ablation(config)
-    except (ValueError, FileNotFoundError, NonFiniteLossError) as error:
-        print(f"spade-lesson ablate: error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("spade-lesson ablate: interrupted; finished runs are kept (run again to resume)", file=sys.stderr)
-        return 130
-    for model, row in summarize(document["runs"]).items():
-        print(f"{model:>12}: mIoU {row['miou_mean']:.3f} ± {row['miou_std']:.3f}, pixel accuracy "
-              f"{row['pixel_acc_mean']:.3f} ± {row['pixel_acc_std']:.3f} ({row['seeds']} seeds, "
-              f"{row['params'] / 1e6:.2f}M parameters)")
-    print(f"{'real images':>12}: mIoU {document['ceiling']['miou']:.3f}, pixel accuracy "
-          f"{document['ceiling']['pixel_acc']:.3f}")
-    path = results_path(config)
-    print(f"wrote {path} and {path.with_suffix('.png')}")
-    return 0

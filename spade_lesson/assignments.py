@@ -10,9 +10,7 @@ and CheckCellMetadata, and OUT/INSTRUCTORS.md, the text of the repository's INST
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,28 +210,3 @@ def write_assignments(out: Path, folder: Path) -> list[Path]:
     note = out / NOTE_NAME
     write_text(note, instructors_note(course))
     return written + [note]
-
-
-def assignments_main(argv: list[str]) -> int:
-    """`spade-lesson assignments OUT/`: write the student notebooks and the instructors' note; 0 on success."""
-    from spade_lesson.cli import OneLineParser
-
-    parser = OneLineParser(prog="spade-lesson assignments",
-                           description="Write the student versions of the course notebooks (solutions and outputs "
-                                       f"cleared by nbgrader) and {NOTE_NAME} to OUT.")
-    parser.add_argument("out", help="output folder (created if needed; notebooks of the same name are replaced)")
-    parser.add_argument("--notebooks", type=Path, default=None,
-                        help="the solution notebooks (default: notebooks/ of the repository checkout)")
-    args = parser.parse_args(argv)
-    if importlib.util.find_spec("nbgrader") is None:
-        print(f"spade-lesson assignments: nbgrader is not installed: {INSTALL_HINT}", file=sys.stderr)
-        return 1
-    try:
-        folder = args.notebooks if args.notebooks is not None else notebooks_folder()
-        written = write_assignments(Path(args.out), folder)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"spade-lesson assignments: error: {error}", file=sys.stderr)
-        return 1
-    for path in written:
-        print(f"wrote {path}")
-    return 0

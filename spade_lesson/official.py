@@ -5,16 +5,14 @@
 `load(kind, state_dict, options)`: our G ("G"), D ("D") or E ("E") with an official state dict (or .pth path) loaded
 strictly, in eval mode; options is a dict of official option names (missing ones take the official defaults) or the
 path of an opt.txt.
-`sample_main(argv)`: the `spade-lesson sample` command, an official generator run on label-map PNGs.
+`sample(checkpoint, opt, labels, out)`: an official generator run on label-map PNGs (the `spade-lesson sample` job).
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import os
 import re
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -202,22 +200,25 @@ def read_label_png(path: Path, size: tuple[int, int]) -> torch.Tensor:
         return torch.from_numpy(np.array(resized).astype(np.int64))
 
 
-def _sample(args: argparse.Namespace) -> None:
-    """Run the official generator on every label map and write <out>/<stem>.png."""
-    opt = resolve_options(args.opt)
-    generator = load("G", args.checkpoint, opt)
-    labels = [Path(path) for path in args.labels]
-    instances = [Path(path) for path in args.instances] if args.instances else [None] * len(labels)
+def sample(checkpoint: str | os.PathLike, opt: str | os.PathLike, labels: list[str | os.PathLike],
+           out: str | os.PathLike, instances: list[str | os.PathLike] | None = None, device: str = "cpu",
+           seed: int = 0) -> list[Path]:
+    """Run the official generator (latest_net_G.pth + opt.txt) on label-map PNGs; writes and returns <out>/<stem>.png."""
+    opt = resolve_options(opt)
+    generator = load("G", checkpoint, opt)
+    labels = [Path(path) for path in labels]
+    instances = [Path(path) for path in instances] if instances else [None] * len(labels)
     if len(instances) != len(labels):
         raise ValueError(f"--instances has {len(instances)} files for {len(labels)} --labels: give one per label map")
     stems = [path.stem for path in labels]
     if len(set(stems)) != len(stems):
         raise ValueError("--labels holds two files with the same name: outputs are named after them, rename one")
-    device = pick_device(args.device)
+    device = pick_device(device)
     generator.to(device)
-    out = Path(args.out)
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    seed_everything(args.seed)
+    seed_everything(seed)
+    written = []
     for label_path, instance_path in zip(labels, instances):
         label = read_label_png(label_path, generator.output_size)[None]
         try:
@@ -232,29 +233,5 @@ def _sample(args: argparse.Namespace) -> None:
             fake = generator(semantic.to(device))
         target = out / f"{label_path.stem}.png"
         write_png(to_uint8(fake[0]), target)
-        print(f"wrote {target}")
-
-
-def sample_main(argv: list[str] | None = None) -> int:
-    """`spade-lesson sample --checkpoint latest_net_G.pth --opt opt.txt --labels a.png ... --out DIR`."""
-    parser = argparse.ArgumentParser(
-        prog="spade-lesson sample",
-        description="Run an official NVlabs/SPADE generator on label-map PNGs (official class ids) and write images.")
-    parser.add_argument("--checkpoint", required=True, help="the official latest_net_G.pth")
-    parser.add_argument("--opt", required=True, help="the official opt.txt saved with the checkpoint")
-    parser.add_argument("--labels", nargs="+", required=True,
-                        help="single-channel PNGs of class ids 0..label_nc-1 as the official data loaders produce "
-                             "them (255 = don't care; ADE20K's raw maps need 1 subtracted, their 0 becoming 255)")
-    parser.add_argument("--instances", nargs="*", default=None,
-                        help="instance-id PNGs, one per label map (when the model uses instance maps; "
-                             "without them the class boundaries are used)")
-    parser.add_argument("--out", required=True, help="folder for the generated PNGs (<label stem>.png)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for the style code z of VAE models (default: 0)")
-    args = parser.parse_args(argv)
-    try:
-        _sample(args)
-    except (ValueError, FileNotFoundError) as error:
-        print(f"spade-lesson sample: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+        written.append(target)
+    return written

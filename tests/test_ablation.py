@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from spade_lesson import ablation
-from spade_lesson.ablation import (COMMITTED, MODELS, AblationConfig, ablate_main, build_generator, check_resumed_models,
-                                   gan_config, run_ablation, summarize, train_model)
+from spade_lesson.ablation import (COMMITTED, MODELS, AblationConfig, build_generator, check_resumed_models, gan_config,
+                                   run_ablation, summarize, train_model)
 from spade_lesson.baselines import BaselineGenerator, count_parameters
+from spade_lesson.cli import main
 from spade_lesson.data import Landscapes
 from spade_lesson.generator import SPADEGenerator
 from spade_lesson.train import SPADETrainer
@@ -116,16 +117,19 @@ def test_summary_is_mean_and_sample_std_over_seeds() -> None:
     (["--steps", "0"], "steps=0"),
 ])
 def test_the_command_reports_bad_options_in_one_line(argv, message, capsys) -> None:
-    assert ablate_main(argv) == 1
+    assert main(["ablate", *argv]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
 
 
-def test_spade_lesson_ablate_runs_the_ablation_command(capsys) -> None:
-    from spade_lesson.cli import main
-
-    assert main(["ablate", "--size", "48"]) == 1
-    assert "spade-lesson ablate: error: size=48" in capsys.readouterr().err
+def test_the_command_runs_the_ablation_with_its_options(tiny_data, tmp_path, capsys) -> None:
+    argv = ["--size", "64", "--steps", "1", "--batch", "2", "--ngf", "2", "--spade-hidden", "4", "--seeds", "1",
+            "--models", "spade", "--eval-images", "2", "--segmenter-steps", "1", "--device", "cpu",
+            "--out", str(tmp_path), "--work", str(tmp_path / "work")]
+    assert main(["ablate", *argv]) == 0
+    printed = capsys.readouterr().out
+    assert "spade: mIoU" in printed and f"wrote {tmp_path / 'ablation_landscapes.json'}" in printed
+    assert json.loads((tmp_path / "ablation_landscapes.json").read_text())["settings"]["batch_size"] == 2
 
 
 def test_the_committed_results_were_made_by_this_code_and_meet_the_claim() -> None:

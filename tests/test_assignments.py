@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import importlib.util
 import io
 import os
 import stat
@@ -14,7 +15,7 @@ import pytest
 from nbclient import NotebookClient
 
 from spade_lesson import assignments
-from spade_lesson.assignments import (INSTALL_HINT, NOTE_NAME, TIMINGS, assignments_main, course_notebooks, exercises,
+from spade_lesson.assignments import (INSTALL_HINT, NOTE_NAME, TIMINGS, course_notebooks, exercises,
                                       instructors_note, is_check, is_solution)
 from spade_lesson.checks import CheckFailed
 from spade_lesson.cli import main
@@ -172,21 +173,21 @@ def test_a_student_notebook_runs_to_its_first_exercise_whose_check_says_not_impl
 
 
 def test_without_nbgrader_the_command_says_how_to_install_it(monkeypatch, tmp_path, capsys):
-    real = assignments.importlib.util.find_spec
-    monkeypatch.setattr(assignments.importlib.util, "find_spec",
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *args: None if name == "nbgrader" else real(name, *args))
-    assert assignments_main([str(tmp_path / "out")]) == 1
+    assert main(["assignments", str(tmp_path / "out")]) == 1
     assert capsys.readouterr().err == f"spade-lesson assignments: nbgrader is not installed: {INSTALL_HINT}\n"
     assert not (tmp_path / "out").exists()
 
 
 def test_without_the_notebooks_the_command_says_where_to_get_them(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(assignments, "__file__", str(tmp_path / "site-packages" / "spade_lesson" / "assignments.py"))
-    assert assignments_main([str(tmp_path / "out")]) == 1
+    assert main(["assignments", str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "the notebooks ship with the repository" in error and "git clone" in error
     (tmp_path / "empty").mkdir()
-    assert assignments_main([str(tmp_path / "out"), "--notebooks", str(tmp_path / "empty")]) == 1
+    assert main(["assignments", str(tmp_path / "out"), "--notebooks", str(tmp_path / "empty")]) == 1
     assert "holds no course notebooks" in capsys.readouterr().err
 
 
@@ -195,7 +196,7 @@ def test_an_exercise_without_a_check_cell_is_refused(tmp_path, capsys):
     solution, check = pairs(nb)[0]
     del nb.cells[check]
     nbformat.write(nb, tmp_path / WITH_EXERCISES[0].name)
-    assert assignments_main([str(tmp_path / "out"), "--notebooks", str(tmp_path)]) == 1
+    assert main(["assignments", str(tmp_path / "out"), "--notebooks", str(tmp_path)]) == 1
     error = capsys.readouterr().err
     assert f"{WITH_EXERCISES[0].name}: the solution cell {solution} must define a function and be followed by a check" \
         in error and error.count("\n") == 1

@@ -89,3 +89,21 @@ def test_start_up_does_not_import_torch():
     code = "import sys, spade_lesson.cli; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_train_options_are_made_from_the_settings_fields(capsys):
+    import dataclasses
+
+    from spade_lesson.cli.parser import OneLineParser, add_settings
+    from spade_lesson.config import TrainConfig
+
+    parser = OneLineParser(prog="t")
+    add_settings(parser, TrainConfig)
+    assert {action.dest for action in parser._actions} - {"help"} == {f.name for f in dataclasses.fields(TrainConfig)}
+    args = parser.parse_args(["--max-minutes", "2", "--vae", "--no-channels-last", "--batch", "3", "--lr-G", "1e-3"])
+    assert (args.max_seconds, args.use_vae, args.channels_last, args.batch_size, args.lr_G) == (120.0, True, False, 3,
+                                                                                                  1e-3)
+    assert args.size is None and args.resume is None  # unset: the preset decides
+    with pytest.raises(SystemExit):
+        main(["train", "-h"])
+    assert "layers of each PatchGAN" in capsys.readouterr().out  # the help is the field's own

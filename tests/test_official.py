@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from spade_lesson import official
+from spade_lesson.cli import main
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
 
@@ -159,7 +160,7 @@ def test_sample_writes_the_official_generators_images(reference: dict, tmp_path:
         labels.append(tmp_path / f"label_{i}.png")
         Image.fromarray(label.numpy().astype(np.uint8)).save(labels[-1])
     out = tmp_path / "out"
-    code = official.sample_main(["--checkpoint", str(checkpoint), "--opt", str(opt_txt), "--labels",
+    code = main(["sample", "--checkpoint", str(checkpoint), "--opt", str(opt_txt), "--labels",
                                  *map(str, labels), "--out", str(out)])
     assert code == 0
     assert sorted(path.name for path in out.iterdir()) == ["label_0.png", "label_1.png"]
@@ -181,8 +182,8 @@ def test_sample_with_instance_maps(tmp_path: Path) -> None:
     Image.fromarray((np.arange(48 * 48).reshape(48, 48) // 300).astype(np.uint16)).save(tmp_path / "a_inst.png")
     common = ["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels", str(tmp_path / "a.png")]
     with_instances = ["--instances", str(tmp_path / "a_inst.png"), "--out", str(tmp_path / "x")]
-    assert official.sample_main([*common, *with_instances]) == 0
-    assert official.sample_main([*common, "--out", str(tmp_path / "y")]) == 0
+    assert main(["sample", *common, *with_instances]) == 0
+    assert main(["sample", *common, "--out", str(tmp_path / "y")]) == 0
     with Image.open(tmp_path / "x" / "a.png") as written:
         assert written.size == (32, 32)
 
@@ -191,16 +192,16 @@ def test_sample_errors_are_one_line(reference: dict, tmp_path: Path, capsys: pyt
     opt_txt = _write_opt_txt(reference["options"], tmp_path / "opt.txt")
     rgb = tmp_path / "rgb.png"
     Image.new("RGB", (8, 8)).save(rgb)
-    assert official.sample_main(["--checkpoint", str(tmp_path / "nope.pth"), "--opt", str(opt_txt),
+    assert main(["sample", "--checkpoint", str(tmp_path / "nope.pth"), "--opt", str(opt_txt),
                                  "--labels", str(rgb), "--out", str(tmp_path / "out")]) == 1
     assert "checkpoint" in capsys.readouterr().err
     torch.save(reference["G_state_dict"], tmp_path / "G.pth")
-    assert official.sample_main(["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt),
+    assert main(["sample", "--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt),
                                  "--labels", str(rgb), "--out", str(tmp_path / "out")]) == 1
     assert "single-channel" in capsys.readouterr().err
     too_big = tmp_path / "ids.png"
     Image.fromarray(np.full((8, 8), 40, dtype=np.uint8)).save(too_big)
-    assert official.sample_main(["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt),
+    assert main(["sample", "--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt),
                                  "--labels", str(too_big), "--out", str(tmp_path / "out")]) == 1
     assert "ids.png" in capsys.readouterr().err
 
@@ -209,6 +210,6 @@ def test_sample_refuses_a_bad_device(reference: dict, tmp_path: Path, capsys: py
     torch.save(reference["G_state_dict"], tmp_path / "G.pth")
     opt_txt = _write_opt_txt(reference["options"], tmp_path / "opt.txt")
     Image.fromarray(np.zeros((8, 8), dtype=np.uint8)).save(tmp_path / "a.png")
-    assert official.sample_main(["--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels",
+    assert main(["sample", "--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels",
                                  str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--device", "gpu"]) == 1
     assert "device='gpu' is not a torch device" in capsys.readouterr().err

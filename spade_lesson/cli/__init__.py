@@ -1,0 +1,50 @@
+"""The `spade-lesson` command: the course's jobs, one module per command (demo, train, sample, ablate, ...).
+
+Each command module has `run(argv) -> int` and holds its own parser; the library modules it calls take plain
+arguments. Start-up imports no torch: a command's module is imported only when it runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+
+from spade_lesson.cli.parser import OneLineParser
+
+STARTED = time.perf_counter()  # the demo's 3-minute budget counts from here
+COMMANDS = {
+    "demo": "train a small SPADE generator on the offline dataset and write a picture",
+    "train": "train SPADE (see `spade-lesson train -h`)",
+    "sample": "run an official SPADE checkpoint on label maps (see `spade-lesson sample -h`)",
+    "download": "download and prepare a real dataset (see `spade-lesson download -h`)",
+    "assignments": "write the student versions of the notebooks for a class (see `spade-lesson assignments -h`)",
+    "ablate": "SPADE vs BatchNorm/InstanceNorm decoders, scored by a segmenter (see `spade-lesson ablate -h`)",
+}
+
+
+def clear_errors() -> tuple[type[Exception], ...]:
+    """The errors a command reports in one line: bad values, missing files, and a training run stopped by a NaN."""
+    train = sys.modules.get("spade_lesson.train")  # imported (with torch) only by the commands that train
+    return (ValueError, FileNotFoundError) + ((train.NonFiniteLossError,) if train is not None else ())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen job: 0 done, 1 a clear error (one line), 2 bad usage, 130 Ctrl-C."""
+    parser = OneLineParser(prog="spade-lesson", description="The SPADE course's command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, summary in COMMANDS.items():
+        sub.add_parser(name, help=summary, add_help=False)
+    args, rest = parser.parse_known_args(argv)
+    if args.command == "download":
+        from spade_lesson.data.download import main as download_main
+
+        return download_main(rest)
+    command = importlib.import_module(f"spade_lesson.cli.{args.command}")
+    try:
+        return command.run(rest)
+    except clear_errors() as error:  # evaluated when an error arrives, after the command imported what it needs
+        print(f"spade-lesson {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

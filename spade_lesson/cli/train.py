@@ -1,0 +1,41 @@
+"""`spade-lesson train`: a preset with any setting overridden; one option per TrainConfig field, made from it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import torch
+
+from spade_lesson.checkpoints.io import CHECKPOINT_NAME, load_checkpoint, saved_config
+from spade_lesson.cli.parser import OneLineParser, add_settings
+from spade_lesson.config import TrainConfig, course_config, cpu_config
+from spade_lesson.train import train
+
+PRESETS = {"course": course_config, "cpu": cpu_config}
+
+
+def run(argv: list[str]) -> int:
+    """Train SPADE with the course's presets and any option overridden; --resume continues a run exactly."""
+    parser = OneLineParser(prog="spade-lesson train", description="Train SPADE (Ctrl-C saves a checkpoint; "
+                                                                  "multi-GPU: torchrun --nproc_per_node N -m "
+                                                                  "spade_lesson.cli train ...).")
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                        help="starting settings: course (GPU, 128 px) or cpu (64 px); default: course on CUDA")
+    add_settings(parser, TrainConfig)
+    args = parser.parse_args(argv)
+    overrides = {key: value for key, value in vars(args).items() if value is not None and key != "preset"}
+    preset = PRESETS[args.preset or ("course" if torch.cuda.is_available() else "cpu")]
+    if args.resume:  # the checkpoint's settings, with what this command line changes
+        out = Path(overrides.get("out", preset().out))
+        saved = saved_config(load_checkpoint(out / CHECKPOINT_NAME))
+        config = TrainConfig(**{**dataclasses.asdict(saved), **overrides})
+    else:
+        config = preset(**overrides)
+    result = train(config)
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only the first process reports
+        return 0
+    print(f"trained to step {result.step} in {result.seconds:.0f} s; checkpoint {result.checkpoint}, "
+          f"losses {result.log}" + (f", samples {result.samples[-1]}" if result.samples else ""))
+    return 0
