@@ -13,7 +13,8 @@ import torch
 from spade_lesson.checkpoints import SHIPPED, load_networks, pick_checkpoint, read_checkpoint, slim_checkpoint
 from spade_lesson.data import Landscapes, one_hot
 from spade_lesson.checkpoints.io import load_checkpoint, load_trainer, save_checkpoint, saved_config
-from spade_lesson.train import SPADETrainer, TrainConfig, train
+from spade_lesson.config import fast_config
+from spade_lesson.train import SPADETrainer, train
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,8 +31,7 @@ PRE_SPLIT = ROOT / "tests" / "data" / "pre_split_checkpoint.pt"
 def trainer_checkpoint(tmp_path_factory) -> tuple[Path, SPADETrainer, Landscapes]:
     """A one-step VAE trainer at 32 x 32 saved by the trainer's own save_checkpoint."""
     torch.manual_seed(0)
-    config = TrainConfig(size=32, ngf=2, ndf=2, spade_hidden=8, num_D=1, n_layers_D=2, use_vae=True, lambda_vgg=0.0,
-                         batch_size=2, steps=1)
+    config = fast_config(use_vae=True, num_D=1, steps=1)
     dataset = Landscapes(size=32, length=2)
     trainer = SPADETrainer(config, dataset.num_classes, (32, 32), torch.device("cpu"))
     trainer.step(torch.stack([dataset[i]["label"] for i in range(2)]),

@@ -20,15 +20,11 @@ from PIL import Image
 
 from spade_lesson import trainer as trainer_module
 from spade_lesson.checkpoints.io import load_checkpoint, load_trainer, rng_state, set_rng_state
-from spade_lesson.config import TrainConfig
+from spade_lesson.config import TrainConfig, fast_config
 from spade_lesson.data import Landscapes
 from spade_lesson.train import EpochSampler, NonFiniteLossError, SPADETrainer, plot_losses, train
 
 matplotlib.use("Agg")
-
-TINY = dict(size=32, steps=4, batch_size=2, ngf=4, spade_hidden=8, ndf=4, n_layers_D=2, num_D=2, use_vae=True,
-            lambda_vgg=0.0, checkpoint_every=2, sample_every=2, log_every=1, device="cpu")
-
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread() -> Any:
@@ -40,8 +36,8 @@ def one_thread() -> Any:
 
 
 def tiny(out: Path, **overrides: Any) -> TrainConfig:
-    """A configuration that trains in about a second on a CPU."""
-    return TrainConfig(**{**TINY, "out": str(out), **overrides})
+    """The fast preset with the style encoder: trains in about a second on a CPU."""
+    return fast_config(**{"use_vae": True, "out": str(out), **overrides})
 
 
 def assert_same_state(a: dict[str, Any], b: dict[str, Any]) -> None:
