@@ -1,5 +1,5 @@
-"""The setup every notebook runs first: pick a device, seed everything (spade_lesson.runtime), read fast mode, warn of
-undrawable widgets."""
+"""The setup every notebook runs first (device and seeds from spade_lesson.runtime, fast mode, a widgets check), and
+run folders that outlive a Colab disconnect."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from spade_lesson.runtime import pick_device, seed_everything
 from spade_lesson.source import ENV, default_source, repository_url
 
 REPO_URL = repository_url()
+DRIVE = Path("/content/drive")  # where Colab mounts Google Drive
+DRIVE_RUNS = Path("MyDrive/spade-lesson/runs")  # run folders kept on Drive, under DRIVE
 
 # The first code cell of every notebook, word for word (tests/test_notebook.py checks this). It cannot import the
 # package (in Colab it installs it), so the source is written into it; scripts/set_source.py rewrites the notebooks.
@@ -95,3 +97,60 @@ def setup(seed: int = 0) -> tuple[torch.device, bool]:
     if warning is not None:
         print(warning, file=sys.stderr)
     return device, fast
+
+
+def _on_drive(drive: bool | None) -> bool:
+    """Whether run folders go to Google Drive: drive=None means yes in Colab, no elsewhere; True outside Colab fails."""
+    in_colab = "google.colab" in sys.modules
+    if drive and not in_colab:
+        raise ValueError("drive=True: Google Drive can be mounted only in Colab; pass drive=False (or None) here")
+    return in_colab if drive is None else drive
+
+
+def _mount_drive() -> bool:
+    """Mount Google Drive at DRIVE (Colab asks the user to allow it); False, with one line, if that did not happen."""
+    if (DRIVE / "MyDrive").is_dir():
+        return True
+    from google.colab import drive
+
+    try:
+        drive.mount(str(DRIVE))
+    except Exception as error:  # the user declined, or Colab could not reach Drive: carry on without it
+        print(f"Google Drive is not mounted ({type(error).__name__}: {error}); run this cell again to retry")
+        return False
+    return (DRIVE / "MyDrive").is_dir()
+
+
+def run_folder(name: str, drive: bool | None = None) -> str:
+    """The folder a training run named name writes to (a string, for TrainConfig(out=...)); says where it is.
+
+    drive=None keeps it on Google Drive in Colab, where it survives a disconnect and a new runtime finds it
+    (DRIVE/MyDrive/spade-lesson/runs/<name>), and in runs/<name> elsewhere; drive=False keeps it in runs/<name>.
+    """
+    if _on_drive(drive) and _mount_drive():
+        folder = DRIVE / DRIVE_RUNS / name
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"run folder: {folder} (Google Drive: kept across disconnects)")
+        return str(folder)
+    folder = Path("runs") / name
+    print(f"run folder: {folder} (this machine{'; a disconnect loses it' if 'google.colab' in sys.modules else ''})")
+    return str(folder)
+
+
+def find_checkpoint(name: str, drive: bool | None = None) -> Path:
+    """The checkpoint of run name: on Google Drive (as run_folder keeps it), else in runs/, else the shipped one.
+
+    drive as in run_folder (None: look on Drive in Colab only). Prints one line saying which checkpoint it uses.
+    """
+    from spade_lesson.checkpoints import SHIPPED, pick_checkpoint
+
+    candidates = [Path("runs") / name / "checkpoint.pt"]
+    if _on_drive(drive) and _mount_drive():
+        candidates.insert(0, DRIVE / DRIVE_RUNS / name / "checkpoint.pt")
+    path = pick_checkpoint(*candidates)
+    if path == SHIPPED:
+        where = "shipped with the package; none at " + " or ".join(str(candidate) for candidate in candidates)
+    else:
+        where = "Google Drive" if DRIVE in path.parents else "this machine"
+    print(f"checkpoint: {path} ({where})")
+    return path

@@ -125,3 +125,65 @@ def test_setup_prints_the_widgets_warning_to_stderr(monkeypatch, capsys):
     setup(seed=0)
     captured = capsys.readouterr()
     assert captured.out.count("\n") == 1 and captured.err.startswith("widgets: ")
+
+
+@pytest.fixture
+def colab(monkeypatch, tmp_path):
+    """A stub Colab whose Drive mounts under tmp_path/drive (mounts counts the mounts); runs/ under tmp_path/work."""
+    mounts = []
+
+    def mount(path):
+        mounts.append(path)
+        (Path(path) / "MyDrive").mkdir(parents=True)
+
+    colab = types.ModuleType("google.colab")
+    colab.drive = types.SimpleNamespace(mount=mount)
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(notebook, "DRIVE", tmp_path / "drive")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    return mounts
+
+
+def test_run_folder_is_on_drive_in_colab(colab, tmp_path, capsys):
+    folder = notebook.run_folder("notebook05")
+    assert folder == str(tmp_path / "drive" / "MyDrive" / "spade-lesson" / "runs" / "notebook05")
+    assert Path(folder).is_dir() and colab == [str(tmp_path / "drive")]
+    assert notebook.run_folder("notebook05") == folder and len(colab) == 1, "a mounted Drive is not mounted again"
+    assert "Google Drive" in capsys.readouterr().out
+
+
+def test_run_folder_stays_local_when_asked_or_outside_colab(colab, monkeypatch, capsys):
+    assert notebook.run_folder("notebook05", drive=False) == str(Path("runs") / "notebook05") and colab == []
+    assert "a disconnect loses it" in capsys.readouterr().out
+    monkeypatch.delitem(sys.modules, "google.colab")
+    assert notebook.run_folder("notebook05") == str(Path("runs") / "notebook05")
+    with pytest.raises(ValueError, match="only in Colab"):
+        notebook.run_folder("notebook05", drive=True)
+
+
+def test_run_folder_carries_on_locally_when_drive_is_declined(colab, monkeypatch, capsys):
+    def decline(path):
+        raise ValueError("mount failed")
+
+    monkeypatch.setattr(sys.modules["google.colab"].drive, "mount", decline)
+    assert notebook.run_folder("notebook05") == str(Path("runs") / "notebook05")
+    out = capsys.readouterr().out
+    assert "Google Drive is not mounted (ValueError: mount failed)" in out and "runs/notebook05" in out
+
+
+def test_find_checkpoint_prefers_drive_then_local_then_shipped(colab, tmp_path, capsys):
+    from spade_lesson.checkpoints import SHIPPED
+
+    assert notebook.find_checkpoint("notebook05") == SHIPPED
+    assert "shipped with the package" in capsys.readouterr().out
+    local = tmp_path / "work" / "runs" / "notebook05" / "checkpoint.pt"
+    local.parent.mkdir(parents=True)
+    local.write_bytes(b"")
+    assert notebook.find_checkpoint("notebook05").resolve() == local
+    assert "(this machine)" in capsys.readouterr().out
+    on_drive = Path(notebook.run_folder("notebook05")) / "checkpoint.pt"
+    on_drive.write_bytes(b"")
+    assert notebook.find_checkpoint("notebook05") == on_drive
+    assert capsys.readouterr().out.splitlines()[-1] == f"checkpoint: {on_drive} (Google Drive)"
+    assert notebook.find_checkpoint("notebook05", drive=False).resolve() == local
