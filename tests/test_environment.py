@@ -46,3 +46,11 @@ def test_no_exact_pins_on_torch_or_numpy():
 def test_ipywidgets_allows_colab_7x():
     spec = next(r for r in _pyproject()["dependencies"] if _name(r) == "ipywidgets")
     assert spec == "ipywidgets>=7.7"
+
+
+def test_the_lab_extra_is_light_and_draws_widgets():
+    lab = {_name(r): r for r in _pyproject()["optional-dependencies"]["lab"]}
+    assert {"jupyterlab", "ipykernel"} <= lab.keys()
+    assert not lab.keys() & {"pytest", "nbval", "playwright", "nbgrader"}, "test tools belong in [dev]"
+    assert lab["ipywidgets"] == "ipywidgets>=8", "JupyterLab 4 draws no ipywidgets 7 widgets"
+    assert 'pip install -e ".[lab]"' in (ROOT / "README.md").read_text()
