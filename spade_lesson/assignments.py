@@ -19,6 +19,7 @@ from nbformat import NotebookNode
 
 from spade_lesson.atomic import write_text
 from spade_lesson.notebook import REPO_URL
+from spade_lesson.source import pip_requirement
 
 INSTALL_HINT = 'pip install -e ".[instructor]" in the repository checkout (or pip install nbgrader)'
 NOTE_NAME = "INSTRUCTORS.md"
@@ -152,40 +153,64 @@ spade-lesson assignments student/
 writes `student/NN_name.ipynb` for every notebook, made with nbgrader's own preprocessors (LockCells,
 ClearSolutions, ClearOutput, CheckCellMetadata): each solution becomes `raise NotImplementedError()` inside the same
 function, outputs are cleared, check cells are locked. It also writes this note as `student/{NOTE_NAME}`. Hand out
-the folder; students need the package itself (`pip install "spade-lesson @ git+{REPO_URL}"`;
+the folder; students need the package itself (`pip install "{pip_requirement()}"`;
 in Colab the first cell of every notebook installs it) and get their feedback from the check cells.
 
 ## With nbgrader: generate, collect, autograde
 
-nbgrader works in a course folder that holds one folder per assignment under `source/`. The solution notebooks go
-there unchanged:
+`nbgrader_config.py` at the repository root sets the course id (`spade-lesson`), keeps the course folder in
+`course/` (ignored by git, so submissions never end up in a commit), runs submissions in fast mode
+(`SPADE_LESSON_FAST=1`: CPU-sized, notebook 05 trains for seconds instead of minutes; set `SPADE_LESSON_FAST=0` in
+the environment to grade in full mode) and gives each cell up to 600 seconds. Run every nbgrader command from the
+repository root **with the environment activated**: nbgrader runs `alembic`, its database tool, from PATH, so
+`.venv/bin/nbgrader` run without activating the environment stops with `FileNotFoundError: ... 'alembic'`.
 
 ```bash
+source .venv/bin/activate           # or: conda activate spade-lesson
 pip install -e ".[instructor]"
-mkdir -p course
 for notebook in notebooks/0[1-7]_*.ipynb; do
     name=$(basename "$notebook" .ipynb)
     mkdir -p "course/source/$name" && cp "$notebook" "course/source/$name/"
 done
-cd course
-nbgrader generate_assignment 01_batchnorm_from_scratch      # -> release/01_batchnorm_from_scratch/
+nbgrader generate_assignment 01_batchnorm_from_scratch      # -> course/release/01_batchnorm_from_scratch/
 ```
 
-`release/<assignment>/` is the student version (the same as `spade-lesson assignments` writes, plus the checksums
-nbgrader uses to notice edited test cells). Hand it out with `nbgrader release_assignment` (JupyterHub exchange) or
-any other way. Submissions go to `submitted/<student id>/<assignment>/<notebook>.ipynb` (`nbgrader collect` puts
-them there; by hand works too). Then:
+`course/release/<assignment>/` is the student version (the same as `spade-lesson assignments` writes, plus the
+checksums nbgrader uses to notice edited test cells). Hand it out with `nbgrader release_assignment` (JupyterHub
+exchange) or any other way. Submissions go to `course/submitted/<student id>/<assignment>/<notebook>.ipynb`
+(`nbgrader collect` puts them there; by hand works too). Then:
 
 ```bash
-SPADE_LESSON_FAST=1 nbgrader autograde 01_batchnorm_from_scratch --Execute.timeout=600
-nbgrader generate_feedback 01_batchnorm_from_scratch        # -> feedback/<student id>/ (HTML)
+nbgrader autograde 01_batchnorm_from_scratch
+nbgrader generate_feedback 01_batchnorm_from_scratch        # -> course/feedback/<student id>/ (HTML)
 nbgrader export                                             # -> grades.csv
 ```
 
 `autograde` runs every submitted notebook from top to bottom and gives each check cell its points when it runs
-without an error. `SPADE_LESSON_FAST=1` keeps that run CPU-sized (notebook 05 would otherwise train for minutes);
-`--Execute.timeout` raises nbgrader's per-cell limit for the notebooks' longer cells. Students can run
+without an error; notebook 01 took about 26 s per submission on a shared 2-core CPU. Students can run
 `nbgrader validate NN_name.ipynb` before they submit.
+
+## The reference solutions ship with the package
+
+Most checks compare an exercise with a reference that is part of the installed package (`spade_lesson.checks`
+imports them from `spade_lesson.losses`, `spade_lesson.spade`, `spade_lesson.metrics` and other modules; the rest
+compare with torch's own functions), and every exercise is something the package implements: notebook 01 even
+prints the package's BatchNorm with `inspect.getsource`. A student can read the package, or call it from a
+solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where grades count, add hidden
+tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` of a check cell in
+`course/source/` from the student version and puts them back when it autogrades. For example, at the end of the
+check cell of `batch_norm_train`:
+
+```python
+### BEGIN HIDDEN TESTS
+import inspect
+assert "spade_lesson" not in inspect.getsource(batch_norm_train), "batch_norm_train: write it without spade_lesson"
+### END HIDDEN TESTS
+```
+
+With it, a solved submission of notebook 01 scored 3/3, an unsolved one 0/3 and one whose solution imports
+`spade_lesson` 2/3. A hidden test stops a solution that calls the package, not one retyped from its source; only
+reading the submissions (nbgrader's formgrader) catches that.
 
 A few things to know:
 
