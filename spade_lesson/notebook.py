@@ -81,8 +81,8 @@ def widgets_warning(*, ipywidgets: str | None, jupyterlab: str | None, in_colab:
         return None
     if int(ipywidgets.split(".")[0]) != 7 or int(jupyterlab.split(".")[0]) < 4:
         return None
-    return (f"widgets: this kernel has ipywidgets {ipywidgets}, which JupyterLab {jupyterlab} and Notebook 7 do not "
-            f"draw (the painter stays blank): pip install \"ipywidgets>=8\" here, then restart the kernel")
+    return (f"widgets: this kernel has ipywidgets {ipywidgets}, which JupyterLab {jupyterlab} and Notebook 7 cannot "
+            f"draw (the painter would stay blank there): pip install \"ipywidgets>=8\" here, then restart the kernel")
 
 
 def setup(seed: int = 0) -> tuple[torch.device, bool]:
