@@ -145,7 +145,7 @@ def classic_environment() -> Path:
     one line where it cannot be built.
     """
     python = CLASSIC / "bin" / "python"
-    shared = sysconfig.get_paths()["purelib"]
+    shared = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
     anywidget = f"anywidget=={metadata.version('anywidget')}"
     recipe = json.dumps({"requirements": CLASSIC_REQUIREMENTS, "over": shared, "anywidget": anywidget})
     stamp = CLASSIC / "recipe.json"
@@ -165,7 +165,8 @@ def classic_environment() -> Path:
         if number == 0:  # this environment's packages (torch, ...) below the venv's own
             purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                      capture_output=True, text=True, check=True).stdout.strip()
-            Path(purelib, "zz_course_environment.pth").write_text(f"import site; site.addsitedir({shared!r})\n")
+            Path(purelib, "zz_course_environment.pth").write_text(
+                "".join(f"import site; site.addsitedir({folder!r})\n" for folder in shared))
     stamp.write_text(recipe)
     return python
 
