@@ -1,8 +1,8 @@
-"""Write the course's source (spade_lesson/source.py) into the notebooks and the README.
+"""Write the course's source (spade_lesson/source.py) into the notebooks, the README and CITATION.cff.
 
 Rewrites only: each notebook's first code cell (spade_lesson.notebook.SETUP_CELL), the "Open in Colab" badge on the
-first line of its first markdown cell, and the Colab links of the README's notebook table. Outputs are kept and
-nothing is executed. A fork changes spade_lesson.source.REPOSITORY, then runs: python scripts/set_source.py
+first line of its first markdown cell, the README's Colab links and CITATION.cff's repository-code. Outputs are kept
+and nothing is executed. A fork changes spade_lesson.source.REPOSITORY, then runs: python scripts/set_source.py
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import nbformat
 
 from spade_lesson.atomic import write_text
 from spade_lesson.notebook import SETUP_CELL
-from spade_lesson.source import colab_badge, colab_url
+from spade_lesson.source import colab_badge, colab_url, repository_url
 
 ROOT = Path(__file__).resolve().parents[1]
 BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\([^)]*\)")
 README_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]*/notebooks/(\w+)\.ipynb")
+CITATION_CODE = re.compile(r"^repository-code: .*$", flags=re.MULTILINE)
 
 
 def with_badge(markdown: str, notebook: str) -> str:
@@ -56,14 +57,24 @@ def sync_readme(path: Path) -> bool:
     return True
 
 
+def sync_citation(path: Path) -> bool:
+    """Point CITATION.cff's repository-code at the course's repository; True when the file changed."""
+    raw = path.read_text()
+    text = CITATION_CODE.sub(f"repository-code: {repository_url()}", raw)
+    if text == raw:
+        return False
+    write_text(path, text)
+    return True
+
+
 def main(argv: list[str]) -> int:
     """Rewrite the notebooks and the README under --root; print each file changed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository checkout (default: this one)")
     args = parser.parse_args(argv)
     changed = [path for path in sorted((args.root / "notebooks").glob("*.ipynb")) if sync_notebook(path)]
-    if sync_readme(args.root / "README.md"):
-        changed.append(args.root / "README.md")
+    changed += [path for path, sync in ((args.root / "README.md", sync_readme),
+                                        (args.root / "CITATION.cff", sync_citation)) if sync(path)]
     for path in changed:
         print(f"wrote {path}")
     return 0

@@ -59,9 +59,11 @@ def test_the_readme_links_every_notebook_to_the_source():
 def test_set_source_has_nothing_left_to_do(tmp_path):
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copy(ROOT / "CITATION.cff", tmp_path / "CITATION.cff")
     script = _set_source()
     assert not [p for p in sorted((tmp_path / "notebooks").glob("*.ipynb")) if script.sync_notebook(p)]
     assert not script.sync_readme(tmp_path / "README.md")
+    assert not script.sync_citation(tmp_path / "CITATION.cff")
 
 
 def test_set_source_rewrites_a_fork_and_keeps_the_rest(tmp_path, monkeypatch):
@@ -77,3 +79,13 @@ def test_set_source_rewrites_a_fork_and_keeps_the_rest(tmp_path, monkeypatch):
     assert title.startswith(source.colab_badge("03_spade", "me/fork@v9") + "\n\n# 03")
     assert title.count("Open In Colab") == 1
     assert after["cells"][1:] == before["cells"][1:], "only the badge line may change"
+
+
+def test_set_source_points_the_citation_at_a_fork(tmp_path, monkeypatch):
+    script = _set_source()
+    citation = tmp_path / "CITATION.cff"
+    shutil.copy(ROOT / "CITATION.cff", citation)
+    monkeypatch.setattr(script, "repository_url", lambda: "https://github.com/me/fork")
+    assert script.sync_citation(citation)
+    assert "repository-code: https://github.com/me/fork\n" in citation.read_text()
+    assert citation.read_text().replace("me/fork", source.REPOSITORY) == (ROOT / "CITATION.cff").read_text()
