@@ -11,7 +11,7 @@ whole measurement for several norms and numbers of classes per map.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -157,3 +157,45 @@ def washout_sweep(norms: Sequence[str], class_counts: Sequence[int], num_classes
             stack = ConvNormStack(num_classes, norm, width=width, depth=depth, seed=0).to(device)
             results[norm, k] = probe_layers(stack, train, test)
     return results
+
+
+def plot_washout(results: dict[tuple[str, int], list[ProbeResult]], chance: dict[int, float], names: dict[str, str],
+                 highlight: str | None = None) -> None:
+    """Draw the probe's accuracy per norm: against classes per map (first and last layer), then against depth.
+
+    results[(norm, classes_per_map)] holds one ProbeResult per layer (as washout_sweep returns); `highlight` draws
+    one norm thicker (notebook 03's SPADE).
+    """
+    import matplotlib.pyplot as plt
+
+    norms = list(dict.fromkeys(norm for norm, _ in results))
+    class_counts = sorted({k for _, k in results})
+    depth = len(next(iter(results.values())))
+
+    def draw(ax: Any, xs: Sequence[int], ys: Sequence[float], norm: str) -> None:
+        bold = norm == highlight
+        ax.plot(xs, ys, "s-" if bold else "o-", label=names[norm], lw=3 if bold else 1.5)
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), dpi=80)
+    for ax, layer in zip(axes, [0, depth - 1]):
+        for norm in norms:
+            draw(ax, class_counts, [results[norm, k][layer].pixel_accuracy for k in class_counts], norm)
+        ax.plot(class_counts, [chance[k] for k in class_counts], "k--", label="chance")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(class_counts, class_counts)
+        ax.set(xlabel="classes per map", ylabel="probe pixel accuracy", ylim=(0, 1.05))
+        ax.set_title(f"after layer {layer + 1}", fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    plt.show()
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.4), dpi=80)
+    for ax, k in zip(axes, class_counts[:2]):
+        for norm in norms:
+            draw(ax, range(1, depth + 1), [r.pixel_accuracy for r in results[norm, k]], norm)
+        ax.axhline(chance[k], color="k", ls="--", label="chance")
+        ax.set(xlabel="layer", ylabel="probe pixel accuracy", ylim=(0, 1.05))
+        ax.set_title(f"maps with {k} class{'es' if k > 1 else ''}", fontsize=10)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    plt.show()

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.probe import ConvNormStack, fit_probe, linear_probe, probe_layers, region_maps, washout_sweep
+from spade_lesson.probe import (ConvNormStack, fit_probe, linear_probe, plot_washout, probe_layers, region_maps,
+                                washout_sweep)
 
 K = 6
 
@@ -120,3 +121,21 @@ def test_washout_sweep_probes_every_norm_count_and_layer() -> None:
     assert all(r.pixel_accuracy == r.chance for r in results["instance", 1])
     assert results["spade", 1][0].pixel_accuracy > results["instance", 1][0].pixel_accuracy
     assert washout_sweep(["instance"], [2], **kwargs)["instance", 2] == results["instance", 2]
+
+
+def test_plot_washout_draws_each_norm_against_classes_and_depth(monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = washout_sweep(["none", "instance"], [1, 2], num_classes=4, size=12, n_train=4, n_test=2, width=4,
+                            depth=2)
+    chance = {k: results["none", k][0].chance for k in (1, 2)}
+    figures = []
+    monkeypatch.setattr(plt, "show", lambda: figures.append(plt.gcf()))
+    plot_washout(results, chance, {"none": "no norm", "instance": "InstanceNorm"}, highlight="instance")
+    assert len(figures) == 2
+    by_classes, by_depth = (figure.axes[0] for figure in figures)
+    assert [line.get_label() for line in by_classes.lines] == ["no norm", "InstanceNorm", "chance"]
+    assert list(by_classes.lines[1].get_ydata()) == [results["instance", k][0].pixel_accuracy for k in (1, 2)]
+    assert list(by_depth.lines[0].get_xdata()) == [1, 2] and by_depth.lines[1].get_linewidth() == 3
