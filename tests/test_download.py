@@ -1,4 +1,4 @@
-"""Tests for spade_lesson/data/download.py against a real HTTP server on 127.0.0.1 serving archives built here."""
+"""Tests for spade_lesson/data/download/ against a real HTTP server on 127.0.0.1 serving archives built here."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spade_lesson.data import download, load_dataset
-from spade_lesson.data.download import main
+from spade_lesson.data import load_dataset
+from spade_lesson.data.classes import FACADES_CLASSES
+from spade_lesson.data.download import fetch, main
+from spade_lesson.data.download.extract import extract
+from spade_lesson.data.layout import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +84,7 @@ def server():
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch):
     """Retries wait 0 s here instead of seconds."""
-    monkeypatch.setattr(download, "BACKOFF_S", 0.0)
+    monkeypatch.setattr(fetch, "BACKOFF_S", 0.0)
 
 
 def _url(server, path: str) -> str:
@@ -182,7 +185,7 @@ def test_custom_archive_prepared_in_the_folder_format(server, tmp_path, capsys):
     assert sorted(p.name for p in (out_dir / "train" / "images").iterdir()) == ["a.jpg", "b.png"]
     assert (out_dir / "train" / "images" / "a.jpg").read_bytes() == _jpeg(1)
     assert np.array_equal(_label(out_dir / "train" / "labels" / "a.png"), _ids([0, 1, 255]))
-    assert (out_dir / download.MARKER).is_file() and not (out_dir / "val").exists()
+    assert (out_dir / MARKER).is_file() and not (out_dir / "val").exists()
     assert (tmp_path / "downloads" / "mine-mine.zip").read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads", "mine"]  # no staging left behind
 
@@ -207,13 +210,13 @@ def test_dropped_connection_resumes_with_range(server, tmp_path, capsys, monkeyp
     server.drop_once.add("/mine.zip")
     bars = []
 
-    class RecordingBar(download.tqdm):
+    class RecordingBar(fetch.tqdm):
         def __init__(self, *args, **kwargs):
             if kwargs.get("unit") == "B":
                 bars.append((kwargs["total"], kwargs["initial"]))
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(download, "tqdm", RecordingBar)
+    monkeypatch.setattr(fetch, "tqdm", RecordingBar)
     status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
                           capsys=capsys)
     assert status == 0, err
@@ -272,7 +275,7 @@ def test_facades_base_to_train_extended_to_val(server, tmp_path, capsys):
     assert status == 0, err
     out_dir = tmp_path / "facades"
     info = json.loads((out_dir / "dataset.json").read_text())
-    assert info["class_names"] == list(download.FACADES_CLASSES) and len(info["class_names"]) == 12
+    assert info["class_names"] == list(FACADES_CLASSES) and len(info["class_names"]) == 12
     assert sorted(p.name for p in (out_dir / "train" / "images").iterdir()) == ["cmp_b0001.jpg", "cmp_b0002.jpg"]
     assert sorted(p.name for p in (out_dir / "val" / "labels").iterdir()) == ["cmp_x0001.png", "cmp_x0002.png"]
     assert np.array_equal(_label(out_dir / "train" / "labels" / "cmp_b0001.png"), _ids([255, 0, 1, 11, 255]))
@@ -319,8 +322,8 @@ def test_cityscapes_from_local_zips(tmp_path, capsys):
     assert status == 0, err
     out_dir = tmp_path / "data" / "cityscapes"
     info = json.loads((out_dir / "dataset.json").read_text())
-    assert len(info["class_names"]) == 34 and info["class_names"][7] == "road" and info["palette"][7] == [128, 64, 128]
-    assert sorted(p.name for p in out_dir.iterdir()) == [download.MARKER, "dataset.json", "train", "val"]
+    assert len(info["class_names"]) == 35 and info["class_names"][7] == "road" and info["palette"][7] == [128, 64, 128]
+    assert sorted(p.name for p in out_dir.iterdir()) == [MARKER, "dataset.json", "train", "val"]
     assert np.array_equal(_label(out_dir / "train" / "labels" / "aachen_000000_000019.png"), _ids([0, 7, 33, 255]))
     assert (out_dir / "val" / "images" / "frankfurt_000000_000019.png").is_file()
     assert (local / "leftImg8bit_trainvaltest.zip").is_file()  # the user's zips stay where they were
@@ -393,7 +396,7 @@ def test_links_inside_the_archive_become_plain_copies(tmp_path):
     archive.write_bytes(_tar({"images/a.jpg": b"jpeg bytes"},
                              [_tar_link("images/b.jpg", "a.jpg", tarfile.SYMTYPE),
                               _tar_link("images/c.jpg", "images/a.jpg", tarfile.LNKTYPE)]))
-    out = download.extract(archive, tmp_path / "out")
+    out = extract(archive, tmp_path / "out")
     for name in ("b.jpg", "c.jpg"):
         assert not (out / "images" / name).is_symlink()
         assert (out / "images" / name).read_bytes() == b"jpeg bytes"
@@ -456,7 +459,7 @@ def test_refused_connection_is_retried_then_reported(tmp_path, capsys):
     url = f"http://127.0.0.1:{port}/mine.zip"
     status, _, err = _run("--url", url, "--name", "mine", "--root", str(tmp_path), capsys=capsys)
     assert status == 1 and url in _error_line(err) and "refused" in _error_line(err)
-    assert err.count("retry") == download.RETRIES - 1
+    assert err.count("retry") == fetch.RETRIES - 1
 
 
 def test_thin_script_runs_main(server, tmp_path, monkeypatch, capsys):
