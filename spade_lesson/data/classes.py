@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from spade_lesson.data.semantic import IGNORE_INDEX
+
 FACADES_CLASSES = ("background", "facade", "window", "door", "cornice", "sill", "balcony", "blind", "deco", "molding",
                    "pillar", "shop")
 
@@ -65,3 +69,16 @@ COCOSTUFF_CLASSES = (
 CITYSCAPES_LABEL_IDS = 34  # ids 0..33 occur in *_labelIds.png
 CITYSCAPES_NAMES = tuple(name for name, _ in CITYSCAPES_CLASSES)
 CITYSCAPES_PALETTE = tuple(color for _, color in CITYSCAPES_CLASSES)
+
+
+def lookup(mapping: dict[int, int]) -> np.ndarray:
+    """A (256,) uint8 table sending each listed source id to its class id and every other value to 255."""
+    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
+    for source, target in mapping.items():
+        lut[source] = target
+    return lut
+
+
+FACADES_LUT = lookup({k + 1: k for k in range(len(FACADES_CLASSES))})  # CMP label index k in 1..12 -> class k - 1
+ADE20K_LUT = lookup({k: k - 1 for k in range(1, len(ADE20K_CLASSES) + 1)})  # 0 ("other") -> 255, k -> k - 1
+CITYSCAPES_LUT = lookup({k: k for k in range(CITYSCAPES_LABEL_IDS)})  # ids 0..33 kept, anything else -> 255

@@ -46,14 +46,6 @@ class Plan:
     move_images: bool  # images may be moved (they live in our own extraction folder) rather than copied
 
 
-def lookup(mapping: dict[int, int]) -> np.ndarray:
-    """A (256,) uint8 table sending each listed source id to its class id and every other value to 255."""
-    lut = np.full(256, IGNORE_INDEX, dtype=np.uint8)
-    for source, target in mapping.items():
-        lut[source] = target
-    return lut
-
-
 def pairs_in(images: Path, labels: Path, origin: str, suffixes: tuple[str, ...] = layout.IMAGE_SUFFIXES,
              instances: Path | None = None) -> list[Pair]:
     """A Pair for every images/<stem><suffix>, whose label must be labels/<stem>.png (instances/<stem>.png if any)."""

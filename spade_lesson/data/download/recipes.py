@@ -10,7 +10,7 @@ from spade_lesson.data import classes
 from spade_lesson.data.classes import ADE20K_CLASSES, FACADES_CLASSES
 from spade_lesson.data.download.extract import extract
 from spade_lesson.data.download.fetch import verify
-from spade_lesson.data.download.prepare import Pair, Plan, lookup, pairs_in
+from spade_lesson.data.download.prepare import Pair, Plan, pairs_in
 from spade_lesson.data.errors import DatasetError, DownloadError
 from spade_lesson.data.layout import DATASET_JSON, IMAGES, INSTANCES, LABELS, SPLITS
 from spade_lesson.data.metadata import Metadata, parse_metadata
@@ -43,7 +43,7 @@ def facades_plan(archives: list[Path], sources: Path) -> Plan:
     for split, archive, folder in (("train", archives[0], "base"), ("val", archives[1], "extended")):
         tree = extract(archive, sources / folder) / folder
         pairs[split] = pairs_in(tree, tree, f"{archive} ({folder}/)", suffixes=(".jpg",))
-    return Plan(pairs, lookup({k + 1: k for k in range(len(FACADES_CLASSES))}), Metadata(list(FACADES_CLASSES), None),
+    return Plan(pairs, classes.FACADES_LUT, Metadata(list(FACADES_CLASSES), None),
                 "CMP Facade Database (base -> train, extended -> val): " + ", ".join(FACADES_URLS), move_images=True)
 
 
@@ -67,10 +67,9 @@ def ade20k_plan(archives: list[Path], sources: Path, outdoor: bool = False) -> P
         pairs[split] = [pair for pair in found if keep is None or pair.stem in keep]
         if not pairs[split]:
             raise DownloadError(f"{archives[0]}: no {split} image has an outdoor scene in sceneCategories.txt")
-    lut = lookup({k: k - 1 for k in range(1, len(ADE20K_CLASSES) + 1)})
     what = "outdoor scenes of ADE20K SceneParsing (an approximation of the paper's ADE20K-outdoor)" if outdoor \
         else "ADE20K SceneParsing"
-    return Plan(pairs, lut, Metadata(list(ADE20K_CLASSES), None), f"{what} ({ADE20K_TOP}): {ADE20K_URL}",
+    return Plan(pairs, classes.ADE20K_LUT, Metadata(list(ADE20K_CLASSES), None), f"{what} ({ADE20K_TOP}): {ADE20K_URL}",
                 move_images=True)
 
 
@@ -110,7 +109,7 @@ def cityscapes_plan(local: Path, sources: Path) -> Plan:
         if not all(pair.instance.is_file() for pair in found):
             found = [Pair(pair.stem, pair.image, pair.label) for pair in found]
         pairs[split] = found
-    return Plan(pairs, lookup({k: k for k in range(classes.CITYSCAPES_LABEL_IDS)}),
+    return Plan(pairs, classes.CITYSCAPES_LUT,
                 Metadata(list(classes.CITYSCAPES_NAMES), list(classes.CITYSCAPES_PALETTE)),
                 f"Cityscapes gtFine + leftImg8bit (train, val): {CITYSCAPES_SITE}", move_images=ours)
 
