@@ -235,9 +235,10 @@ def test_load_dataset_errors(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- class counts, hostile files, instances, workers
 
 
-def test_class_count_comes_from_dataset_json_or_num_classes_never_the_largest_id(prepared: Path, tmp_path: Path) -> None:
+def test_class_count_from_dataset_json_or_num_classes_not_the_largest_id(prepared: Path, tmp_path: Path) -> None:
     for stem in ("a", "b"):  # this subset lacks class 2, which dataset.json names
-        Image.fromarray(np.zeros((20, 30), dtype=np.uint8), mode="L").save(prepared / "train" / "labels" / f"{stem}.png")
+        zeros = Image.fromarray(np.zeros((20, 30), dtype=np.uint8), mode="L")
+        zeros.save(prepared / "train" / "labels" / f"{stem}.png")
     assert SegmentationFolder(prepared).num_classes == 3
     write_pair(tmp_path / "plain", "x", np.zeros((20, 30), dtype=np.uint8))
     assert SegmentationFolder(tmp_path / "plain", num_classes=9).num_classes == 9
