@@ -21,6 +21,8 @@ from PIL import Image
 
 from spade_lesson.data import load_dataset
 from spade_lesson.data.classes import FACADES_CLASSES
+from hostile import png_claiming
+from spade_lesson.data.download import extract as extract_module
 from spade_lesson.data.download import fetch, main
 from spade_lesson.data.download.extract import extract
 from spade_lesson.data.layout import MARKER
@@ -478,3 +480,125 @@ def test_cli_forwards_to_download(tmp_path, capsys):
 
     assert cli_main(["download", "cityscapes", "--root", str(tmp_path)]) == 1
     assert "register" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- COCO-Stuff and ADE20K-outdoor
+
+
+def _coco_archives(server) -> None:
+    """Tiny train2017.zip, val2017.zip, stuffthingmaps_trainval2017.zip and annotations_trainval2017.zip."""
+    maps, notes = {}, {}
+    for split in ("train", "val"):
+        images = {}
+        coco = {"images": [], "annotations": []}
+        for k in (1, 2):
+            stem = f"00000000000{k}"
+            images[f"{split}2017/{stem}.jpg"] = _jpeg(k)
+            maps[f"{split}2017/{stem}.png"] = _png(_ids([0, 181, 255, 91]))
+            coco["images"].append({"id": k, "file_name": f"{stem}.jpg", "height": 6, "width": 8})
+        coco["annotations"] = [
+            {"image_id": 1, "iscrowd": 0, "segmentation": [[0, 0, 3.9, 0, 3.9, 5.9, 0, 5.9]]},  # left half
+            {"image_id": 1, "iscrowd": 1, "segmentation": {"counts": [42, 6], "size": [6, 8]}},  # last column
+        ]
+        notes[f"annotations/instances_{split}2017.json"] = json.dumps(coco).encode()
+        notes[f"annotations/captions_{split}2017.json"] = b"{}"
+        server.files[f"/{split}2017.zip"] = _zip(images)
+    server.files["/stuffthingmaps_trainval2017.zip"] = _zip(maps)
+    server.files["/annotations_trainval2017.zip"] = _zip(notes)
+
+
+def test_cocostuff_with_instance_maps_from_the_annotations(server, tmp_path, capsys):
+    _coco_archives(server)
+    status, _, err = _run("cocostuff", "--root", str(tmp_path), "--mirror", _url(server, ""), capsys=capsys)
+    assert status == 0, err
+    out_dir = tmp_path / "cocostuff"
+    info = json.loads((out_dir / "dataset.json").read_text())
+    assert len(info["class_names"]) == 182 and info["class_names"][91] == "banner"
+    assert np.array_equal(_label(out_dir / "val" / "labels" / "000000000001.png"), _ids([0, 181, 255, 91]))
+    with Image.open(out_dir / "train" / "instances" / "000000000001.png") as image:
+        instance = np.asarray(image)
+    expected = np.zeros((6, 8), dtype=np.uint8)
+    expected[:, :4] = 1  # the polygon
+    expected[:, 7] = 2  # the run-length mask: 42 zeros then 6 ones, column by column
+    assert np.array_equal(instance, expected)
+    with Image.open(out_dir / "train" / "instances" / "000000000002.png") as image:
+        assert not np.asarray(image).any()  # no annotations: an empty map, so every image has one
+    item = load_dataset("cocostuff", root=tmp_path, split="train", size=(6, 8))[0]
+    assert item["instance"].tolist() == expected.tolist() and item["label"].max() == 255
+
+
+def test_ade20k_outdoor_keeps_outdoor_scenes(server, tmp_path, capsys):
+    top = "ADEChallengeData2016"
+    entries, scenes = {}, []
+    for split, short in (("training", "train"), ("validation", "val")):
+        for k, scene in ((1, "street"), (2, "bedroom")):
+            stem = f"ADE_{short}_0000000{k}"
+            entries[f"{top}/images/{split}/{stem}.jpg"] = _jpeg(k)
+            entries[f"{top}/annotations/{split}/{stem}.png"] = _png(_ids([0, 1, 150]))
+            scenes.append(f"{stem} {scene}")
+    entries[f"{top}/sceneCategories.txt"] = "\n".join(scenes).encode()
+    server.files[f"/{top}.zip"] = _zip(entries)
+    status, _, err = _run("ade20k-outdoor", "--root", str(tmp_path), "--mirror", _url(server, ""), capsys=capsys)
+    assert status == 0, err
+    out_dir = tmp_path / "ade20k-outdoor"
+    assert [p.name for p in (out_dir / "train" / "images").iterdir()] == ["ADE_train_00000001.jpg"]
+    assert "approximation" in json.loads((out_dir / "dataset.json").read_text())["source"]
+
+
+# ---------------------------------------------------------------- nothing is marked prepared unless it all checks out
+
+
+@pytest.mark.parametrize("meta, named", [
+    ([1, 2], "not a list"),
+    ({"class_names": 5}, "got 5"),
+    ({"class_names": "skyroadcar"}, '"skyroadcar"'),
+    ({"class_names": [f"c{i}" for i in range(300)]}, "300 classes"),
+    ({"class_names": ["a", "b"]}, "class id 2 is out of range"),  # the labels hold 0..2
+])
+def test_bad_dataset_json_is_never_marked_prepared(server, tmp_path, capsys, meta, named):
+    entries = {**_custom_entries(), "dataset.json": json.dumps(meta).encode()}
+    server.files["/mine.zip"] = _zip(entries)
+    argv = ("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path))
+    status, _, err = _run(*argv, capsys=capsys)
+    assert status == 1 and named in _error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+    server.files["/mine.zip"] = _zip(_custom_entries())  # fixed upstream: a re-run prepares it
+    (tmp_path / "downloads" / "mine-mine.zip").unlink()
+    assert _run(*argv, capsys=capsys)[0] == 0 and (tmp_path / "mine" / MARKER).is_file()
+
+
+@pytest.mark.parametrize("damage, named", [
+    ("truncated image", "images/a.jpg"),
+    ("zero-byte label", "labels/a.png"),
+    ("size mismatch", "4x3"),
+    ("bomb", "MAX_IMAGE_PIXELS"),
+    ("all dont care", "every label pixel is 255"),
+])
+def test_bad_pairs_are_never_marked_prepared(server, tmp_path, capsys, damage, named):
+    entries = _custom_entries()
+    if damage == "truncated image":
+        entries["images/a.jpg"] = entries["images/a.jpg"][: len(entries["images/a.jpg"]) // 2]
+    elif damage == "zero-byte label":
+        entries["labels/a.png"] = b""
+    elif damage == "size mismatch":
+        entries["labels/a.png"] = _png(_ids([0], shape=(3, 4)))
+    elif damage == "bomb":
+        entries["images/b.png"] = png_claiming(40000, 40000, mode_byte=2)
+    else:
+        entries["labels/a.png"] = entries["labels/b.png"] = _png(_ids([255]))
+    server.files["/mine.zip"] = _zip(entries)
+    status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                          capsys=capsys)
+    assert status == 1 and named in _error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+
+
+@pytest.mark.parametrize("cap, named", [("MAX_MEMBER_BYTES", "limit per file"), ("MAX_TOTAL_BYTES", "limit;")])
+def test_extraction_is_capped(server, tmp_path, capsys, monkeypatch, cap, named):
+    monkeypatch.setattr(extract_module, cap, 50_000)
+    server.files["/mine.zip"] = _zip({**_custom_entries(), "junk.bin": bytes(60_000)})  # 60 kB of zeros: tiny zipped
+    status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                          capsys=capsys)
+    line = _error_line(err)
+    assert status == 1 and named in line and "refusing to extract" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
