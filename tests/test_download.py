@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile import png_claiming
 from PIL import Image
 
 from spade_lesson.data import load_dataset
 from spade_lesson.data.classes import FACADES_CLASSES
-from hostile import png_claiming
 from spade_lesson.data.download import extract as extract_module
 from spade_lesson.data.download import fetch, main
 from spade_lesson.data.download.extract import extract

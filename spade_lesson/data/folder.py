@@ -73,8 +73,8 @@ class SegmentationFolder(Dataset):
     def _label(self, path: Path, num_classes: int) -> np.ndarray:
         """A label file's class ids (through the layout's table, if any), checked against num_classes."""
         ids, mode = read_ids(path)
-        if self.lut is not None:
-            ids = self.lut[check_ids(ids, path, 256, mode)] if ids.max(initial=0) <= 255 else ids
+        if self.lut is not None and ids.dtype == np.uint8:  # an official layout's ids -> class ids (255 = don't care)
+            ids = self.lut[ids]
         return check_ids(ids, path, num_classes, mode)
 
     def __len__(self) -> int:
