@@ -14,14 +14,13 @@ from spade_lesson.data.download.prepare import Pair, Plan, pairs_in
 from spade_lesson.data.errors import DatasetError, DownloadError
 from spade_lesson.data.layout import DATASET_JSON, IMAGES, INSTANCES, LABELS, SPLITS
 from spade_lesson.data.metadata import Metadata, parse_metadata
+from spade_lesson.data.pairs import ADE20K_SPLITS, ADE20K_TOP
 
 FACADES_URLS = (
     "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_base.zip",
     "https://cmp.felk.cvut.cz/~tylecr1/facade/CMP_facade_DB_extended.zip",
 )
 ADE20K_URL = "https://data.csail.mit.edu/places/ADEchallenge/ADEChallengeData2016.zip"
-ADE20K_TOP = "ADEChallengeData2016"
-ADE20K_SPLITS = {"train": "training", "val": "validation"}
 # ADE20K-outdoor: the paper's subset of ADE20K's outdoor scenes. Its image list is not published with the official
 # code, so this keeps the images whose sceneCategories.txt category is one of these outdoor scenes (an approximation).
 ADE20K_OUTDOOR_SCENES = frozenset((
