@@ -497,7 +497,7 @@ def _coco_archives(server) -> None:
             maps[f"{split}2017/{stem}.png"] = _png(_ids([0, 181, 255, 91]))
             coco["images"].append({"id": k, "file_name": f"{stem}.jpg", "height": 6, "width": 8})
         coco["annotations"] = [
-            {"image_id": 1, "iscrowd": 0, "segmentation": [[0, 0, 3.9, 0, 3.9, 5.9, 0, 5.9]]},  # left half
+            {"image_id": 1, "iscrowd": 0, "segmentation": [[1, 1, 3.9, 1, 3.9, 6.9, 1, 6.9]]},  # columns 0..2
             {"image_id": 1, "iscrowd": 1, "segmentation": {"counts": [42, 6], "size": [6, 8]}},  # last column
         ]
         notes[f"annotations/instances_{split}2017.json"] = json.dumps(coco).encode()
@@ -517,12 +517,11 @@ def test_cocostuff_with_instance_maps_from_the_annotations(server, tmp_path, cap
     assert np.array_equal(_label(out_dir / "val" / "labels" / "000000000001.png"), _ids([0, 181, 255, 91]))
     with Image.open(out_dir / "train" / "instances" / "000000000001.png") as image:
         instance = np.asarray(image)
-    expected = np.zeros((6, 8), dtype=np.uint8)
-    expected[:, :4] = 1  # the polygon
-    expected[:, 7] = 2  # the run-length mask: 42 zeros then 6 ones, column by column
-    assert np.array_equal(instance, expected)
+    expected = _ids([0, 181, 255, 91]).copy()  # the label map, as the official instance maps start
+    expected[:, :3] = 0  # the polygon (x 0..3.9, shifted by -1 as officially), painted with instance number 0
+    assert np.array_equal(instance, expected)  # the run-length (crowd) mask is skipped, as officially
     with Image.open(out_dir / "train" / "instances" / "000000000002.png") as image:
-        assert not np.asarray(image).any()  # no annotations: an empty map, so every image has one
+        assert np.array_equal(np.asarray(image), _ids([0, 181, 255, 91]))  # no annotations: the label map alone
     item = load_dataset("cocostuff", root=tmp_path, split="train", size=(6, 8))[0]
     assert item["instance"].tolist() == expected.tolist() and item["label"].max() == 255
 
