@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 from spade_lesson.data import classes
-from spade_lesson.data.classes import ADE20K_CLASSES, FACADES_CLASSES
 from spade_lesson.data.download.extract import extract
 from spade_lesson.data.download.fetch import verify
 from spade_lesson.data.download.prepare import Pair, Plan, pairs_in
@@ -42,7 +41,7 @@ def facades_plan(archives: list[Path], sources: Path) -> Plan:
     for split, archive, folder in (("train", archives[0], "base"), ("val", archives[1], "extended")):
         tree = extract(archive, sources / folder) / folder
         pairs[split] = pairs_in(tree, tree, f"{archive} ({folder}/)", suffixes=(".jpg",))
-    return Plan(pairs, classes.FACADES_LUT, Metadata(list(FACADES_CLASSES), None),
+    return Plan(pairs, classes.FACADES_LUT, Metadata(list(classes.FACADES_CLASSES), None),
                 "CMP Facade Database (base -> train, extended -> val): " + ", ".join(FACADES_URLS), move_images=True)
 
 
@@ -68,8 +67,8 @@ def ade20k_plan(archives: list[Path], sources: Path, outdoor: bool = False) -> P
             raise DownloadError(f"{archives[0]}: no {split} image has an outdoor scene in sceneCategories.txt")
     what = "outdoor scenes of ADE20K SceneParsing (an approximation of the paper's ADE20K-outdoor)" if outdoor \
         else "ADE20K SceneParsing"
-    return Plan(pairs, classes.ADE20K_LUT, Metadata(list(ADE20K_CLASSES), None), f"{what} ({ADE20K_TOP}): {ADE20K_URL}",
-                move_images=True)
+    return Plan(pairs, classes.ADE20K_LUT, Metadata(list(classes.ADE20K_CLASSES), None),
+                f"{what} ({ADE20K_TOP}): {ADE20K_URL}", move_images=True)
 
 
 def _cityscapes_source(local: Path, archive_and_folder: tuple[str, str], sources: Path,
