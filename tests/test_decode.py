@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile import png_bytes, png_claiming, truncated
 from PIL import Image
 
-from hostile import png_bytes, png_claiming, truncated
 from spade_lesson.data.decode import read_image, read_instance, read_label
 from spade_lesson.data.errors import DatasetError
 

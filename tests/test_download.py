@@ -20,10 +20,11 @@ import pytest
 from hostile import png_claiming
 from PIL import Image
 
+from spade_lesson.cli.download import run as main
 from spade_lesson.data import load_dataset
 from spade_lesson.data.classes import FACADES_CLASSES
 from spade_lesson.data.download import extract as extract_module
-from spade_lesson.data.download import fetch, main
+from spade_lesson.data.download import fetch
 from spade_lesson.data.download.extract import extract
 from spade_lesson.data.layout import MARKER
 
@@ -177,8 +178,8 @@ def _label(path: Path) -> np.ndarray:
 def test_custom_archive_prepared_in_the_folder_format(server, tmp_path, capsys):
     data = _zip(_custom_entries("mine/"))
     server.files["/mine.zip"] = data
-    status, out, _ = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
-                          "--sha256", hashlib.sha256(data).hexdigest(), capsys=capsys)
+    status, _, _ = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                        "--sha256", hashlib.sha256(data).hexdigest(), capsys=capsys)
     assert status == 0
     out_dir = tmp_path / "mine"
     info = json.loads((out_dir / "dataset.json").read_text())
@@ -601,3 +602,17 @@ def test_extraction_is_capped(server, tmp_path, capsys, monkeypatch, cap, named)
     line = _error_line(err)
     assert status == 1 and named in line and "refusing to extract" in line
     assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+
+
+@pytest.mark.parametrize("argv, named", [
+    ([], "give a dataset"), (["facades", "--url", "http://x/a.zip"], "not both"),
+    (["--url", "http://x/a.zip"], "--name"),
+    (["facades", "--local", "x"], "--local goes with cityscapes"), (["cityscapes", "--mirror", "x"], "--mirror"),
+    (["--url", "http://x/a.zip", "--name", "downloads"], "--name 'downloads'"),
+    (["--url", "http://x/a.zip", "--name", "a", "--sha256", "12"], "64 hex digits"),
+])
+def test_bad_usage_is_one_line_and_exit_2(argv, named, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and named in err and "spade-lesson download" in err

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hostile import png_claiming, truncated
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from hostile import png_claiming, truncated
 from spade_lesson.data import Landscapes, SegmentationFolder, load_dataset
 from spade_lesson.data.errors import DatasetError
 from spade_lesson.data.palette import default_palette

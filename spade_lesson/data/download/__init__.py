@@ -16,10 +16,9 @@ val/} (spade_lesson.data.layout) in a staging folder that is renamed into place 
 re-run with everything in place does nothing.
 
 Modules: fetch (download, resume, verify), extract (safe unpacking), prepare (check and write), recipes and cocostuff
-(the datasets), run (prepare_dataset), command (the command line).
+(the datasets), run (prepare_dataset). The command line is spade_lesson.cli.download.
 """
 
-from spade_lesson.data.download.command import main
 from spade_lesson.data.download.run import prepare_dataset
 
-__all__ = ["main", "prepare_dataset"]
+__all__ = ["prepare_dataset"]

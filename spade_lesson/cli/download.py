@@ -1,4 +1,5 @@
-"""The command line of `python data/download.py` and `spade-lesson download`: arguments in, one line out on failure."""
+"""`spade-lesson download` and `python data/download.py`: prepare a dataset (spade_lesson.data.download), one line out
+on failure."""
 
 from __future__ import annotations
 
@@ -7,14 +8,15 @@ import re
 import sys
 from pathlib import Path
 
+from spade_lesson.cli.parser import OneLineParser
 from spade_lesson.data.download.run import DATASETS, DOWNLOADS, PUBLIC, prepare_dataset
 from spade_lesson.data.errors import DatasetError, DownloadError
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(prog: str) -> argparse.ArgumentParser:
     """The download command's arguments."""
-    result = argparse.ArgumentParser(
-        description="Download and prepare a real dataset as <root>/<name>/{dataset.json, train/, val/}.",
+    result = OneLineParser(
+        prog=prog, description="Download and prepare a real dataset as <root>/<name>/{dataset.json, train/, val/}.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n  python data/download.py facades --root data/\n"
                "  python data/download.py ade20k --root data/\n"
@@ -34,9 +36,10 @@ def parser() -> argparse.ArgumentParser:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns 0 when the dataset is prepared, 1 (one line on stderr) when it could not be."""
-    command = parser()
+def run(argv: list[str], prog: str = "spade-lesson download") -> int:
+    """Prepare the dataset argv names: 0 when it is prepared, 1 (one line on stderr) when it could not be, 2 bad usage,
+    130 interrupted."""
+    command = parser(prog)
     args = command.parse_args(argv)
     if (args.dataset is None) == (args.url is None):
         command.error(f"give a dataset ({', '.join(DATASETS)}) or --url URL --name NAME, not both")
