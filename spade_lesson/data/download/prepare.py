@@ -72,14 +72,13 @@ def _write_image(src: Path, folder: Path, stem: str, move: bool) -> tuple[int, i
     """Put src, fully decoded first, in folder as <stem>.jpg or .png (moved or copied when already an RGB JPEG/PNG,
     else converted); returns its (width, height)."""
     with opened(src, "image") as image:
-        as_is = image.mode == "RGB" and image.format in ("JPEG", "PNG")
+        converted = None if image.mode == "RGB" and image.format in ("JPEG", "PNG") else image.convert("RGB")
         suffix = ".jpg" if image.format == "JPEG" else ".png"
-        if not as_is:
-            image.convert("RGB").save(folder / f"{stem}.png")
-        size = image.size
-    if as_is:
+    if converted is None:
         (os.replace if move else shutil.copyfile)(src, folder / f"{stem}{suffix}")
-    return size
+    else:  # written outside opened(): a full disk is an OSError of its own, not "cannot read this image"
+        converted.save(folder / f"{stem}.png")
+    return image.size
 
 
 def _label_ids(src: Path, lut: np.ndarray | None) -> np.ndarray:
