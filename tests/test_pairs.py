@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from official_layouts import SHAPE, ade20k, cityscapes, cocostuff
+
 from spade_lesson.data import load_dataset
 from spade_lesson.data.classes import ADE20K_CLASSES, COCOSTUFF_CLASSES
 from spade_lesson.data.pairs import detect_layout
