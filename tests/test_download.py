@@ -1,4 +1,4 @@
-"""Tests for spade_lesson/data/download.py against a real HTTP server on 127.0.0.1 serving archives built here."""
+"""Tests for spade_lesson/data/download/ against a real HTTP server on 127.0.0.1 serving archives built here."""
 
 from __future__ import annotations
 
@@ -17,10 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile import png_claiming
 from PIL import Image
 
-from spade_lesson.data import download, load_dataset
-from spade_lesson.data.download import main
+from spade_lesson.cli.download import run as main
+from spade_lesson.data import load_dataset
+from spade_lesson.data.classes import FACADES_CLASSES
+from spade_lesson.data.download import extract as extract_module
+from spade_lesson.data.download import fetch
+from spade_lesson.data.download.extract import extract
+from spade_lesson.data.layout import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -81,7 +87,7 @@ def server():
 @pytest.fixture(autouse=True)
 def no_backoff(monkeypatch):
     """Retries wait 0 s here instead of seconds."""
-    monkeypatch.setattr(download, "BACKOFF_S", 0.0)
+    monkeypatch.setattr(fetch, "BACKOFF_S", 0.0)
 
 
 def _url(server, path: str) -> str:
@@ -172,8 +178,8 @@ def _label(path: Path) -> np.ndarray:
 def test_custom_archive_prepared_in_the_folder_format(server, tmp_path, capsys):
     data = _zip(_custom_entries("mine/"))
     server.files["/mine.zip"] = data
-    status, out, _ = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
-                          "--sha256", hashlib.sha256(data).hexdigest(), capsys=capsys)
+    status, _, _ = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                        "--sha256", hashlib.sha256(data).hexdigest(), capsys=capsys)
     assert status == 0
     out_dir = tmp_path / "mine"
     info = json.loads((out_dir / "dataset.json").read_text())
@@ -182,7 +188,7 @@ def test_custom_archive_prepared_in_the_folder_format(server, tmp_path, capsys):
     assert sorted(p.name for p in (out_dir / "train" / "images").iterdir()) == ["a.jpg", "b.png"]
     assert (out_dir / "train" / "images" / "a.jpg").read_bytes() == _jpeg(1)
     assert np.array_equal(_label(out_dir / "train" / "labels" / "a.png"), _ids([0, 1, 255]))
-    assert (out_dir / download.MARKER).is_file() and not (out_dir / "val").exists()
+    assert (out_dir / MARKER).is_file() and not (out_dir / "val").exists()
     assert (tmp_path / "downloads" / "mine-mine.zip").read_bytes() == data
     assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads", "mine"]  # no staging left behind
 
@@ -207,13 +213,13 @@ def test_dropped_connection_resumes_with_range(server, tmp_path, capsys, monkeyp
     server.drop_once.add("/mine.zip")
     bars = []
 
-    class RecordingBar(download.tqdm):
+    class RecordingBar(fetch.tqdm):
         def __init__(self, *args, **kwargs):
             if kwargs.get("unit") == "B":
                 bars.append((kwargs["total"], kwargs["initial"]))
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(download, "tqdm", RecordingBar)
+    monkeypatch.setattr(fetch, "tqdm", RecordingBar)
     status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
                           capsys=capsys)
     assert status == 0, err
@@ -272,7 +278,7 @@ def test_facades_base_to_train_extended_to_val(server, tmp_path, capsys):
     assert status == 0, err
     out_dir = tmp_path / "facades"
     info = json.loads((out_dir / "dataset.json").read_text())
-    assert info["class_names"] == list(download.FACADES_CLASSES) and len(info["class_names"]) == 12
+    assert info["class_names"] == list(FACADES_CLASSES) and len(info["class_names"]) == 12
     assert sorted(p.name for p in (out_dir / "train" / "images").iterdir()) == ["cmp_b0001.jpg", "cmp_b0002.jpg"]
     assert sorted(p.name for p in (out_dir / "val" / "labels").iterdir()) == ["cmp_x0001.png", "cmp_x0002.png"]
     assert np.array_equal(_label(out_dir / "train" / "labels" / "cmp_b0001.png"), _ids([255, 0, 1, 11, 255]))
@@ -319,8 +325,8 @@ def test_cityscapes_from_local_zips(tmp_path, capsys):
     assert status == 0, err
     out_dir = tmp_path / "data" / "cityscapes"
     info = json.loads((out_dir / "dataset.json").read_text())
-    assert len(info["class_names"]) == 34 and info["class_names"][7] == "road" and info["palette"][7] == [128, 64, 128]
-    assert sorted(p.name for p in out_dir.iterdir()) == [download.MARKER, "dataset.json", "train", "val"]
+    assert len(info["class_names"]) == 35 and info["class_names"][7] == "road" and info["palette"][7] == [128, 64, 128]
+    assert sorted(p.name for p in out_dir.iterdir()) == [MARKER, "dataset.json", "train", "val"]
     assert np.array_equal(_label(out_dir / "train" / "labels" / "aachen_000000_000019.png"), _ids([0, 7, 33, 255]))
     assert (out_dir / "val" / "images" / "frankfurt_000000_000019.png").is_file()
     assert (local / "leftImg8bit_trainvaltest.zip").is_file()  # the user's zips stay where they were
@@ -393,7 +399,7 @@ def test_links_inside_the_archive_become_plain_copies(tmp_path):
     archive.write_bytes(_tar({"images/a.jpg": b"jpeg bytes"},
                              [_tar_link("images/b.jpg", "a.jpg", tarfile.SYMTYPE),
                               _tar_link("images/c.jpg", "images/a.jpg", tarfile.LNKTYPE)]))
-    out = download.extract(archive, tmp_path / "out")
+    out = extract(archive, tmp_path / "out")
     for name in ("b.jpg", "c.jpg"):
         assert not (out / "images" / name).is_symlink()
         assert (out / "images" / name).read_bytes() == b"jpeg bytes"
@@ -456,7 +462,7 @@ def test_refused_connection_is_retried_then_reported(tmp_path, capsys):
     url = f"http://127.0.0.1:{port}/mine.zip"
     status, _, err = _run("--url", url, "--name", "mine", "--root", str(tmp_path), capsys=capsys)
     assert status == 1 and url in _error_line(err) and "refused" in _error_line(err)
-    assert err.count("retry") == download.RETRIES - 1
+    assert err.count("retry") == fetch.RETRIES - 1
 
 
 def test_thin_script_runs_main(server, tmp_path, monkeypatch, capsys):
@@ -475,3 +481,138 @@ def test_cli_forwards_to_download(tmp_path, capsys):
 
     assert cli_main(["download", "cityscapes", "--root", str(tmp_path)]) == 1
     assert "register" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- COCO-Stuff and ADE20K-outdoor
+
+
+def _coco_archives(server) -> None:
+    """Tiny train2017.zip, val2017.zip, stuffthingmaps_trainval2017.zip and annotations_trainval2017.zip."""
+    maps, notes = {}, {}
+    for split in ("train", "val"):
+        images = {}
+        coco = {"images": [], "annotations": []}
+        for k in (1, 2):
+            stem = f"00000000000{k}"
+            images[f"{split}2017/{stem}.jpg"] = _jpeg(k)
+            maps[f"{split}2017/{stem}.png"] = _png(_ids([0, 181, 255, 91]))
+            coco["images"].append({"id": k, "file_name": f"{stem}.jpg", "height": 6, "width": 8})
+        coco["annotations"] = [
+            {"image_id": 1, "iscrowd": 0, "segmentation": [[1, 1, 3.9, 1, 3.9, 6.9, 1, 6.9]]},  # columns 0..2
+            {"image_id": 1, "iscrowd": 1, "segmentation": {"counts": [42, 6], "size": [6, 8]}},  # last column
+        ]
+        notes[f"annotations/instances_{split}2017.json"] = json.dumps(coco).encode()
+        notes[f"annotations/captions_{split}2017.json"] = b"{}"
+        server.files[f"/{split}2017.zip"] = _zip(images)
+    server.files["/stuffthingmaps_trainval2017.zip"] = _zip(maps)
+    server.files["/annotations_trainval2017.zip"] = _zip(notes)
+
+
+def test_cocostuff_with_instance_maps_from_the_annotations(server, tmp_path, capsys):
+    _coco_archives(server)
+    status, _, err = _run("cocostuff", "--root", str(tmp_path), "--mirror", _url(server, ""), capsys=capsys)
+    assert status == 0, err
+    out_dir = tmp_path / "cocostuff"
+    info = json.loads((out_dir / "dataset.json").read_text())
+    assert len(info["class_names"]) == 182 and info["class_names"][91] == "banner"
+    assert np.array_equal(_label(out_dir / "val" / "labels" / "000000000001.png"), _ids([0, 181, 255, 91]))
+    with Image.open(out_dir / "train" / "instances" / "000000000001.png") as image:
+        instance = np.asarray(image)
+    expected = _ids([0, 181, 255, 91]).copy()  # the label map, as the official instance maps start
+    expected[:, :3] = 0  # the polygon (x 0..3.9, shifted by -1 as officially), painted with instance number 0
+    assert np.array_equal(instance, expected)  # the run-length (crowd) mask is skipped, as officially
+    with Image.open(out_dir / "train" / "instances" / "000000000002.png") as image:
+        assert np.array_equal(np.asarray(image), _ids([0, 181, 255, 91]))  # no annotations: the label map alone
+    item = load_dataset("cocostuff", root=tmp_path, split="train", size=(6, 8))[0]
+    assert item["instance"].tolist() == expected.tolist() and item["label"].max() == 255
+
+
+def test_ade20k_outdoor_keeps_outdoor_scenes(server, tmp_path, capsys):
+    top = "ADEChallengeData2016"
+    entries, scenes = {}, []
+    for split, short in (("training", "train"), ("validation", "val")):
+        for k, scene in ((1, "street"), (2, "bedroom")):
+            stem = f"ADE_{short}_0000000{k}"
+            entries[f"{top}/images/{split}/{stem}.jpg"] = _jpeg(k)
+            entries[f"{top}/annotations/{split}/{stem}.png"] = _png(_ids([0, 1, 150]))
+            scenes.append(f"{stem} {scene}")
+    entries[f"{top}/sceneCategories.txt"] = "\n".join(scenes).encode()
+    server.files[f"/{top}.zip"] = _zip(entries)
+    status, _, err = _run("ade20k-outdoor", "--root", str(tmp_path), "--mirror", _url(server, ""), capsys=capsys)
+    assert status == 0, err
+    out_dir = tmp_path / "ade20k-outdoor"
+    assert [p.name for p in (out_dir / "train" / "images").iterdir()] == ["ADE_train_00000001.jpg"]
+    assert "approximation" in json.loads((out_dir / "dataset.json").read_text())["source"]
+
+
+# ---------------------------------------------------------------- nothing is marked prepared unless it all checks out
+
+
+@pytest.mark.parametrize("meta, named", [
+    ([1, 2], "not a list"),
+    ({"class_names": 5}, "got 5"),
+    ({"class_names": "skyroadcar"}, '"skyroadcar"'),
+    ({"class_names": [f"c{i}" for i in range(300)]}, "300 classes"),
+    ({"class_names": ["a", "b"]}, "class id 2 is out of range"),  # the labels hold 0..2
+])
+def test_bad_dataset_json_is_never_marked_prepared(server, tmp_path, capsys, meta, named):
+    entries = {**_custom_entries(), "dataset.json": json.dumps(meta).encode()}
+    server.files["/mine.zip"] = _zip(entries)
+    argv = ("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path))
+    status, _, err = _run(*argv, capsys=capsys)
+    assert status == 1 and named in _error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+    server.files["/mine.zip"] = _zip(_custom_entries())  # fixed upstream: a re-run prepares it
+    (tmp_path / "downloads" / "mine-mine.zip").unlink()
+    assert _run(*argv, capsys=capsys)[0] == 0 and (tmp_path / "mine" / MARKER).is_file()
+
+
+@pytest.mark.parametrize("damage, named", [
+    ("truncated image", "images/a.jpg"),
+    ("zero-byte label", "labels/a.png"),
+    ("size mismatch", "4x3"),
+    ("bomb", "MAX_IMAGE_PIXELS"),
+    ("all dont care", "every label pixel is 255"),
+])
+def test_bad_pairs_are_never_marked_prepared(server, tmp_path, capsys, damage, named):
+    entries = _custom_entries()
+    if damage == "truncated image":
+        entries["images/a.jpg"] = entries["images/a.jpg"][: len(entries["images/a.jpg"]) // 2]
+    elif damage == "zero-byte label":
+        entries["labels/a.png"] = b""
+    elif damage == "size mismatch":
+        entries["labels/a.png"] = _png(_ids([0], shape=(3, 4)))
+    elif damage == "bomb":
+        entries["images/b.png"] = png_claiming(40000, 40000, mode_byte=2)
+    else:
+        entries["labels/a.png"] = entries["labels/b.png"] = _png(_ids([255]))
+    server.files["/mine.zip"] = _zip(entries)
+    status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                          capsys=capsys)
+    assert status == 1 and named in _error_line(err)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+
+
+@pytest.mark.parametrize("cap, named", [("MAX_MEMBER_BYTES", "limit per file"), ("MAX_TOTAL_BYTES", "limit;")])
+def test_extraction_is_capped(server, tmp_path, capsys, monkeypatch, cap, named):
+    monkeypatch.setattr(extract_module, cap, 50_000)
+    server.files["/mine.zip"] = _zip({**_custom_entries(), "junk.bin": bytes(60_000)})  # 60 kB of zeros: tiny zipped
+    status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                          capsys=capsys)
+    line = _error_line(err)
+    assert status == 1 and named in line and "refusing to extract" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["downloads"]
+
+
+@pytest.mark.parametrize("argv, named", [
+    ([], "give a dataset"), (["facades", "--url", "http://x/a.zip"], "not both"),
+    (["--url", "http://x/a.zip"], "--name"),
+    (["facades", "--local", "x"], "--local goes with cityscapes"), (["cityscapes", "--mirror", "x"], "--mirror"),
+    (["--url", "http://x/a.zip", "--name", "downloads"], "--name 'downloads'"),
+    (["--url", "http://x/a.zip", "--name", "a", "--sha256", "12"], "64 hex digits"),
+])
+def test_bad_usage_is_one_line_and_exit_2(argv, named, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and named in err and "spade-lesson download" in err

@@ -8,10 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hostile import png_claiming, truncated
 from PIL import Image
+from torch.utils.data import DataLoader
 
 from spade_lesson.data import Landscapes, SegmentationFolder, load_dataset
+from spade_lesson.data.errors import DatasetError
 from spade_lesson.data.palette import default_palette
+from spade_lesson.data.preprocess import Preprocess
 
 NAMES = ["wall", "window", "door"]
 PALETTE = [[200, 200, 200], [0, 0, 255], [255, 0, 0]]
@@ -226,3 +230,108 @@ def test_load_dataset_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as error:
         load_dataset("landscapes", split="test")
     one_line_error(error, "split='test'")
+
+
+# ---------------------------------------------------------------- class counts, hostile files, instances, workers
+
+
+def test_class_count_from_dataset_json_or_num_classes_not_the_largest_id(prepared: Path, tmp_path: Path) -> None:
+    for stem in ("a", "b"):  # this subset lacks class 2, which dataset.json names
+        zeros = Image.fromarray(np.zeros((20, 30), dtype=np.uint8), mode="L")
+        zeros.save(prepared / "train" / "labels" / f"{stem}.png")
+    assert SegmentationFolder(prepared).num_classes == 3
+    write_pair(tmp_path / "plain", "x", np.zeros((20, 30), dtype=np.uint8))
+    assert SegmentationFolder(tmp_path / "plain", num_classes=9).num_classes == 9
+    assert SegmentationFolder(tmp_path / "plain").num_classes == 1  # nothing says the count: the data alone
+
+
+def test_all_dont_care_labels_are_refused(tmp_path: Path) -> None:
+    write_pair(tmp_path, "x", np.full((20, 30), 255, dtype=np.uint8))
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(tmp_path)
+    one_line_error(error, str(tmp_path), "255", "num_classes")
+    assert SegmentationFolder(tmp_path, num_classes=2).num_classes == 2
+
+
+@pytest.mark.parametrize("meta, named", [
+    (["wall", "window"], "not a list"),
+    ({"class_names": 5, "palette": []}, "got 5"),
+    ({"class_names": "skyroadcar"}, '"skyroadcar"'),
+    ({"class_names": [f"c{i}" for i in range(300)]}, "300 classes"),
+])
+def test_dataset_json_shapes(prepared: Path, meta: object, named: str) -> None:
+    (prepared / "dataset.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)
+    one_line_error(error, "dataset.json", named)
+
+
+@pytest.mark.parametrize("num_classes", [0, 256, 3.0, True])
+def test_bad_num_classes(prepared: Path, num_classes: object) -> None:
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared, num_classes=num_classes)
+    one_line_error(error, f"num_classes={num_classes!r}", "255")
+
+
+@pytest.mark.parametrize("side", ["images/a.png", "labels/a.png"])
+def test_decompression_bomb_in_a_folder(prepared: Path, side: str) -> None:
+    (prepared / "train" / "images" / "a.jpg").unlink()
+    write_pair(prepared / "train", "a", stripes(), image_suffix=".png")
+    (prepared / "train" / side).write_bytes(png_claiming(40000, 40000))
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)[0]
+    one_line_error(error, side, "MAX_IMAGE_PIXELS")
+
+
+@pytest.mark.parametrize("side", ["images/a.jpg", "labels/a.png"])
+@pytest.mark.parametrize("damage", [truncated, lambda data: b""])
+def test_truncated_and_empty_files_in_a_folder(prepared: Path, side: str, damage) -> None:
+    path = prepared / "train" / side
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)[0]
+    one_line_error(error, side, "cannot read")
+
+
+def test_worker_error_surfaces_as_the_original_line(prepared: Path) -> None:
+    label = stripes()
+    label[3, 3] = 9
+    Image.fromarray(label, mode="L").save(prepared / "train" / "labels" / "b.png")
+    loader = DataLoader(SegmentationFolder(prepared, size=8), batch_size=2, num_workers=1)
+    with pytest.raises(DatasetError) as error:
+        next(iter(loader))
+    assert str(error.value) == f"{prepared / 'train' / 'labels' / 'b.png'}: class id 9 is out of range; valid class " \
+                               "ids are 0..2 (255 = don't care)"
+
+
+def test_instances_and_dont_care_in_items(prepared: Path) -> None:
+    instances = prepared / "train" / "instances"
+    instances.mkdir()
+    for stem in ("a", "b"):
+        ids = np.zeros((20, 30), dtype=np.uint16)
+        ids[:, 15:] = 26001  # past 255: a 16-bit PNG, as Cityscapes' instance ids
+        Image.fromarray(ids).save(instances / f"{stem}.png")
+    dataset = SegmentationFolder(prepared, size=(20, 30))
+    item = dataset[1]
+    assert set(item) == {"label", "image", "instance"} and item["instance"].dtype == torch.int64
+    assert item["instance"][0, 0] == 0 and item["instance"][0, -1] == 26001
+    assert (item["label"][0, :5] == 255).all(), "don't care stays 255"
+    batch = next(iter(DataLoader(dataset, batch_size=2)))
+    assert batch["instance"].shape == (2, 20, 30)
+    (instances / "a.png").unlink()
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared)
+    one_line_error(error, "instances/", "a")
+
+
+def test_preprocess_through_load_dataset(prepared: Path) -> None:
+    preprocess = Preprocess("resize_and_crop", crop_size=16, load_size=24, flip=True)
+    dataset = load_dataset(str(prepared), preprocess=preprocess)
+    assert dataset[0]["image"].shape == (3, 16, 16) and dataset[0]["label"].shape == (16, 16)
+    with pytest.raises(ValueError) as error:
+        SegmentationFolder(prepared, size=16, preprocess=preprocess)
+    one_line_error(error, "size", "preprocess")
+    assert load_dataset("landscapes", preprocess=Preprocess("fixed", crop_size=32)).size == 32
+    with pytest.raises(ValueError) as error:
+        load_dataset("landscapes", preprocess=preprocess)
+    one_line_error(error, "landscapes", "fixed")

@@ -36,10 +36,6 @@ def main(argv: list[str] | None = None) -> int:
     for name, summary in COMMANDS.items():
         sub.add_parser(name, help=summary, add_help=False)
     args, rest = parser.parse_known_args(argv)
-    if args.command == "download":
-        from spade_lesson.data.download import main as download_main
-
-        return download_main(rest)
     command = importlib.import_module(f"spade_lesson.cli.{args.command}")
     try:
         return command.run(rest)
