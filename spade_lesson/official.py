@@ -24,11 +24,11 @@ from torch import nn
 
 from spade_lesson.data.palette import to_uint8
 from spade_lesson.data.pictures import write_png
-from spade_lesson.data.semantic import instance_edges, one_hot
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
 from spade_lesson.runtime import pick_device, seed_everything
+from spade_lesson.semantic_input import semantic_input, semantic_nc
 
 # The official defaults (options/base_options.py, train_options.py, and the SPADE generator's and the
 # discriminators' modify_commandline_options) for every option these networks read.
@@ -95,8 +95,7 @@ def resolve_options(options: Mapping[str, Any] | str | os.PathLike) -> dict[str,
         if not isinstance(merged[name], bool):
             raise ValueError(f"official option {name}={merged[name]!r} must be True or False")
     merged["aspect_ratio"] = float(merged["aspect_ratio"])
-    # semantic_nc = label_nc + (1 if contain_dontcare_label) + (1 if instance edges), as options/base_options.py
-    merged["semantic_nc"] = merged["label_nc"] + int(merged["contain_dontcare_label"]) + int(not merged["no_instance"])
+    merged["semantic_nc"] = semantic_nc(merged["label_nc"], merged["contain_dontcare_label"], merged["no_instance"])
     return merged
 
 
@@ -221,14 +220,12 @@ def sample(checkpoint: str | os.PathLike, opt: str | os.PathLike, labels: list[s
     written = []
     for label_path, instance_path in zip(labels, instances):
         label = read_label_png(label_path, generator.output_size)[None]
+        instance = None if instance_path is None else read_label_png(instance_path, generator.output_size)[None]
         try:
-            semantic = one_hot(label, opt["label_nc"], dontcare=opt["contain_dontcare_label"])
+            semantic = semantic_input(label, opt["label_nc"], opt["contain_dontcare_label"], opt["no_instance"],
+                                      instance)
         except ValueError as error:
             raise ValueError(f"label map {label_path}: {error}") from error
-        if not opt["no_instance"]:
-            # without an instance map, class boundaries stand in for instance boundaries
-            instance = label if instance_path is None else read_label_png(instance_path, generator.output_size)[None]
-            semantic = torch.cat([semantic, instance_edges(instance)], dim=1)
         with torch.no_grad():
             fake = generator(semantic.to(device))
         target = out / f"{label_path.stem}.png"
