@@ -46,9 +46,9 @@ class TrainConfig:
                                          choices=tuple(UPSAMPLING_LAYERS))
     contain_dontcare_label: bool = setting(False, "one more input channel marking don't-care pixels (label 255), as "
                                                   "the official option; else they are all-zero vectors")
-    no_instance: bool = setting(True, "no instance edge map in the input (the official no_instance); with "
-                                      "--instance-edges the input gains the official get_edges of the dataset's "
-                                      "instance maps (class boundaries where it has none)", flag="--instance-edges")
+    no_instance: bool = setting(True, "the official no_instance, on here (Landscapes has no instance maps): "
+                                      "--instance-edges adds the official get_edges of the dataset's instance maps "
+                                      "to the input (class boundaries where it has none)", flag="--instance-edges")
     init_type: str = setting("xavier", "initialization of every conv, linear and BatchNorm of G, D and E, as the "
                                        "official init_type (xavier: the official default)", choices=INIT_TYPES)
     init_variance: float = setting(0.02, "the official init_variance: gain (xavier, orthogonal) or std (normal) of the "
