@@ -33,8 +33,9 @@ from spade_lesson.train import SPADETrainer, course_config, idle_cpu_cores
 HERE = Path(__file__).resolve().parent
 CONFIGS = {
     "course": {"settings": {}, "semantic_nc": 9, "image_size": (128, 128)},
-    "cityscapes": {"settings": {"ngf": 64, "ndf": 64, "size": 512, "batch_size": 4}, "semantic_nc": 36,
-                   "image_size": (256, 512)},
+    "cityscapes": {"settings": {"ngf": 64, "ndf": 64, "size": 512, "aspect_ratio": 2.0, "num_upsampling_layers": "more",
+                                "no_instance": False, "batch_size": 4},
+                   "semantic_nc": 35, "image_size": (256, 512)},  # 35 label ids; the trainer adds the edge channel
 }
 REGIMES = {
     "fp32 eager": {"amp": "none", "channels_last": False, "compile": False},

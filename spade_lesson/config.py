@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from spade_lesson.generator import UPSAMPLING_LAYERS, image_size
+from spade_lesson.initialization import INIT_TYPES, check_init
 from spade_lesson.losses import GAN_MODES
 
 AMP_MODES = ("auto", "bf16", "fp16", "none")
@@ -35,7 +37,22 @@ class TrainConfig:
     dataset: str = setting("landscapes", "landscapes (offline), facades, ade20k, cityscapes, or a folder of "
                                          "images/ + labels/ (spade_lesson.data.load_dataset)")
     data_root: str = setting("data", "where prepared real datasets live")
-    size: int = setting(64, "images are size x size (the generator's crop_size), a multiple of 32")
+    size: int = setting(64, "image width (the generator's crop_size); the height is size / aspect_ratio; both "
+                            "multiples of 32 (64 with num_upsampling_layers more, 128 with most)")
+    aspect_ratio: float = setting(1.0, "width / height of the images (the official aspect_ratio: 2.0 for the paper's "
+                                       "Cityscapes 512 x 256)")
+    num_upsampling_layers: str = setting("normal", "the generator's doublings: normal (5), more (6, the paper's "
+                                                   "Cityscapes), most (7, one more block)",
+                                         choices=tuple(UPSAMPLING_LAYERS))
+    contain_dontcare_label: bool = setting(False, "one more input channel marking don't-care pixels (label 255), as "
+                                                  "the official option; else they are all-zero vectors")
+    no_instance: bool = setting(True, "the official no_instance, on here (Landscapes has no instance maps): "
+                                      "--instance-edges adds the official get_edges of the dataset's instance maps "
+                                      "to the input (class boundaries where it has none)", flag="--instance-edges")
+    init_type: str = setting("xavier", "initialization of every conv, linear and BatchNorm of G, D and E, as the "
+                                       "official init_type (xavier: the official default)", choices=INIT_TYPES)
+    init_variance: float = setting(0.02, "the official init_variance: gain (xavier, orthogonal) or std (normal) of the "
+                                         "initial weights, std of BatchNorm scales around 1")
     steps: int = setting(1000, "optimizer steps of G and of D")
     batch_size: int = setting(8, "images per step in each process", flag="--batch")
     ngf: int = setting(16, "generator (and encoder) width; the official 64")
@@ -74,6 +91,11 @@ class TrainConfig:
     num_workers: int = setting(0, "DataLoader worker processes", flag="--workers")
     resume: bool = setting(False, "continue out/checkpoint.pt exactly where it stopped")
 
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """(H, W) of the images: size wide, size / aspect_ratio high."""
+        return image_size(self.size, self.aspect_ratio, self.num_upsampling_layers)
+
     def __post_init__(self) -> None:
         """Check the values with one-line errors naming the field."""
         if self.gan_mode not in GAN_MODES:
@@ -84,8 +106,8 @@ class TrainConfig:
                      "checkpoint_every", "sample_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
-        if self.size % 32:
-            raise ValueError(f"size={self.size}: the generator doubles a map 5 times, use a multiple of 32 (e.g. 64)")
+        image_size(self.size, self.aspect_ratio, self.num_upsampling_layers)  # one-line error naming size, aspect
+        check_init(self.init_type, self.init_variance)
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay} must be in [0, 1) (e.g. 0.999)")
         if self.max_seconds is not None and self.max_seconds <= 0:

@@ -41,11 +41,23 @@ class DecoderBlock(NamedTuple):
     upsample: bool
 
 
-def decoder_plan(ngf: int, num_upsampling_layers: str) -> list[DecoderBlock]:
-    """The blocks of the SPADE decoder in order (shared with the baselines, which swap SPADE for a plain norm)."""
+def doublings(num_upsampling_layers: str) -> int:
+    """How many times the decoder doubles its start map: normal 5, more 6, most 7."""
     if num_upsampling_layers not in UPSAMPLING_LAYERS:
         raise ValueError(f"num_upsampling_layers={num_upsampling_layers!r} is not known: "
                          f"use one of {', '.join(UPSAMPLING_LAYERS)}")
+    return UPSAMPLING_LAYERS[num_upsampling_layers]
+
+
+def _check_aspect_ratio(aspect_ratio: float) -> None:
+    """Refuse an aspect ratio (width / height) that is not a positive finite number."""
+    if not 0 < aspect_ratio < float("inf"):
+        raise ValueError(f"aspect_ratio={aspect_ratio} must be a positive number (width / height, e.g. 1.0 or 2.0)")
+
+
+def decoder_plan(ngf: int, num_upsampling_layers: str) -> list[DecoderBlock]:
+    """The blocks of the SPADE decoder in order (shared with the baselines, which swap SPADE for a plain norm)."""
+    doublings(num_upsampling_layers)  # a known name
     more = num_upsampling_layers in ("more", "most")
     plan = [
         DecoderBlock("head_0", 16 * ngf, 16 * ngf, upsample=False),
@@ -63,10 +75,8 @@ def decoder_plan(ngf: int, num_upsampling_layers: str) -> list[DecoderBlock]:
 
 def latent_size(crop_size: int, aspect_ratio: float, num_upsampling_layers: str) -> tuple[int, int]:
     """(height, width) of the map the decoder starts from: crop_size / 2**ups wide, width / aspect_ratio high."""
-    if num_upsampling_layers not in UPSAMPLING_LAYERS:
-        raise ValueError(f"num_upsampling_layers={num_upsampling_layers!r} is not known: "
-                         f"use one of {', '.join(UPSAMPLING_LAYERS)}")
-    factor = 2 ** UPSAMPLING_LAYERS[num_upsampling_layers]
+    factor = 2 ** doublings(num_upsampling_layers)
+    _check_aspect_ratio(aspect_ratio)
     width = crop_size // factor
     height = round(width / aspect_ratio)
     if width < 1 or height < 1:
@@ -74,6 +84,20 @@ def latent_size(crop_size: int, aspect_ratio: float, num_upsampling_layers: str)
                          f"num_upsampling_layers={num_upsampling_layers!r}: use crop_size >= {factor} "
                          f"(a multiple of {factor})")
     return height, width
+
+
+def image_size(crop_size: int, aspect_ratio: float, num_upsampling_layers: str) -> tuple[int, int]:
+    """(H, W) of the images a generator with these options makes exactly: crop_size wide, crop_size / aspect_ratio
+    high, both multiples of 2**ups (the decoder doubles its start map ups times)."""
+    ups = doublings(num_upsampling_layers)
+    _check_aspect_ratio(aspect_ratio)
+    factor, height = 2**ups, crop_size / aspect_ratio
+    if crop_size < factor or height < factor or crop_size % factor or height % factor:
+        raise ValueError(f"size={crop_size} with aspect_ratio={aspect_ratio} asks for {height:g} x {crop_size} images, "
+                         f"but with num_upsampling_layers={num_upsampling_layers!r} the generator doubles its start "
+                         f"map {ups} times: the width (size) and the height (size / aspect_ratio) must be multiples "
+                         f"of {factor} (e.g. size {2 * factor * max(1, round(aspect_ratio))})")
+    return int(height), crop_size
 
 
 class SPADEResnetBlock(nn.Module):
@@ -113,7 +137,7 @@ class SPADEGenerator(nn.Module):
         self.use_vae = use_vae
         self.z_dim = z_dim
         self.start_height, self.start_width = latent_size(crop_size, aspect_ratio, num_upsampling_layers)
-        scale = 2 ** UPSAMPLING_LAYERS[num_upsampling_layers]
+        scale = 2 ** doublings(num_upsampling_layers)
         self.output_size = (self.start_height * scale, self.start_width * scale)  # (H_out, W_out)
         self.plan = decoder_plan(ngf, num_upsampling_layers)
         if use_vae:

@@ -38,12 +38,17 @@ def _draw(weight: torch.Tensor, init_type: str, gain: float) -> None:
         nn.init.orthogonal_(weight, gain=gain)  # W W^T = gain^2 I (rows or columns, whichever are fewer)
 
 
-def init_weights(module: nn.Module, init_type: str = "xavier", gain: float = 0.02) -> nn.Module:
-    """Initialize module's BatchNorm, Conv2d and Linear layers in place as the official SPADE code does; returns it."""
+def check_init(init_type: str, gain: float) -> None:
+    """One-line errors for an unknown init_type or a gain (init_variance) that is not a positive number."""
     if init_type not in INIT_TYPES:
         raise ValueError(f"init_type={init_type!r} is not known: use one of {', '.join(INIT_TYPES)}")
-    if not gain > 0:
-        raise ValueError(f"init_variance (gain) = {gain} must be a positive number, e.g. the official 0.02")
+    if not 0 < gain < float("inf"):
+        raise ValueError(f"init_variance={gain} must be a positive number, e.g. the official 0.02")
+
+
+def init_weights(module: nn.Module, init_type: str = "xavier", gain: float = 0.02) -> nn.Module:
+    """Initialize module's BatchNorm, Conv2d and Linear layers in place as the official SPADE code does; returns it."""
+    check_init(init_type, gain)
     with torch.no_grad():
         for layer in module.modules():
             if isinstance(layer, BATCH_NORMS):

@@ -1,11 +1,11 @@
-"""Official NVlabs/SPADE checkpoints in this package's networks: options, strict loading, and `spade-lesson sample`.
+"""Official NVlabs/SPADE checkpoints in this package's networks: options and strict loading.
 
 `read_options(path)`: an official opt.txt ("name: value [default: ...]" lines) -> dict of typed values.
 `network_arguments(kind, options)`: official options -> the constructor arguments of our G, D or E.
 `load(kind, state_dict, options)`: our G ("G"), D ("D") or E ("E") with an official state dict (or .pth path) loaded
 strictly, in eval mode; options is a dict of official option names (missing ones take the official defaults) or the
 path of an opt.txt.
-`sample(checkpoint, opt, labels, out)`: an official generator run on label-map PNGs (the `spade-lesson sample` job).
+Running one on label maps (`spade-lesson sample --opt opt.txt ...`) is spade_lesson.sampling.
 """
 
 from __future__ import annotations
@@ -17,18 +17,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
-from spade_lesson.data.palette import to_uint8
-from spade_lesson.data.pictures import write_png
-from spade_lesson.data.semantic import instance_edges, one_hot
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
-from spade_lesson.runtime import pick_device, seed_everything
+from spade_lesson.semantic_input import semantic_nc
 
 # The official defaults (options/base_options.py, train_options.py, and the SPADE generator's and the
 # discriminators' modify_commandline_options) for every option these networks read.
@@ -95,8 +90,7 @@ def resolve_options(options: Mapping[str, Any] | str | os.PathLike) -> dict[str,
         if not isinstance(merged[name], bool):
             raise ValueError(f"official option {name}={merged[name]!r} must be True or False")
     merged["aspect_ratio"] = float(merged["aspect_ratio"])
-    # semantic_nc = label_nc + (1 if contain_dontcare_label) + (1 if instance edges), as options/base_options.py
-    merged["semantic_nc"] = merged["label_nc"] + int(merged["contain_dontcare_label"]) + int(not merged["no_instance"])
+    merged["semantic_nc"] = semantic_nc(merged["label_nc"], merged["contain_dontcare_label"], merged["no_instance"])
     return merged
 
 
@@ -186,52 +180,3 @@ def load(kind: str, state_dict: Mapping[str, torch.Tensor] | str | os.PathLike,
                          f"unexpected keys [{_describe(result.unexpected_keys)}]; "
                          "check that the opt.txt belongs to this checkpoint")
     return network.eval()
-
-
-def read_label_png(path: Path, size: tuple[int, int]) -> torch.Tensor:
-    """A single-channel PNG of ids -> LongTensor (H, W) resized to size = (H, W) with nearest."""
-    if not path.is_file():
-        raise FileNotFoundError(f"label map {path} not found")
-    with Image.open(path) as image:
-        if image.mode not in ("L", "P", "I", "I;16"):
-            raise ValueError(f"label map {path} has mode {image.mode}: expected a single-channel PNG of class ids "
-                             "(an official label map, not a colorized one)")
-        resized = image.resize((size[1], size[0]), resample=Image.Resampling.NEAREST)
-        return torch.from_numpy(np.array(resized).astype(np.int64))
-
-
-def sample(checkpoint: str | os.PathLike, opt: str | os.PathLike, labels: list[str | os.PathLike],
-           out: str | os.PathLike, instances: list[str | os.PathLike] | None = None, device: str = "cpu",
-           seed: int = 0) -> list[Path]:
-    """Run the official generator (latest_net_G.pth + opt.txt) on label-map PNGs; writes and returns <out>/<stem>.png."""
-    opt = resolve_options(opt)
-    generator = load("G", checkpoint, opt)
-    labels = [Path(path) for path in labels]
-    instances = [Path(path) for path in instances] if instances else [None] * len(labels)
-    if len(instances) != len(labels):
-        raise ValueError(f"--instances has {len(instances)} files for {len(labels)} --labels: give one per label map")
-    stems = [path.stem for path in labels]
-    if len(set(stems)) != len(stems):
-        raise ValueError("--labels holds two files with the same name: outputs are named after them, rename one")
-    device = pick_device(device)
-    generator.to(device)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    seed_everything(seed)
-    written = []
-    for label_path, instance_path in zip(labels, instances):
-        label = read_label_png(label_path, generator.output_size)[None]
-        try:
-            semantic = one_hot(label, opt["label_nc"], dontcare=opt["contain_dontcare_label"])
-        except ValueError as error:
-            raise ValueError(f"label map {label_path}: {error}") from error
-        if not opt["no_instance"]:
-            # without an instance map, class boundaries stand in for instance boundaries
-            instance = label if instance_path is None else read_label_png(instance_path, generator.output_size)[None]
-            semantic = torch.cat([semantic, instance_edges(instance)], dim=1)
-        with torch.no_grad():
-            fake = generator(semantic.to(device))
-        target = out / f"{label_path.stem}.png"
-        write_png(to_uint8(fake[0]), target)
-        written.append(target)
-    return written

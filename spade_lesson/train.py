@@ -160,8 +160,9 @@ def train(config: TrainConfig, generator: nn.Module | None = None, data: Dataset
     """Train SPADE as configured; resumable, Ctrl-C safe, multi-GPU under torchrun. Returns what it made.
 
     generator: train this one instead (anything with forward(semantic, z=None), e.g. a baseline); the checkpoint then
-    holds its weights, so resume with the same kind of generator. data: the training split (items {"label", "image"},
-    with num_classes, class_names, palette), default load_dataset(config.dataset, ...). progress: the progress bar.
+    holds its weights, so resume with the same kind of generator. data: the training split (items {"label", "image"}
+    and optionally "instance", with num_classes, class_names, palette), default load_dataset(config.dataset, ...).
+    progress: the progress bar.
     """
     out = Path(config.out)
     rank, world_size, started_group = init_distributed()
@@ -190,13 +191,19 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
         raise ValueError(f"{checkpoint_path} exists: pass resume=True (--resume) to continue it, or a new --out")
 
     seed_everything(config.seed)
-    source = data if data is not None else load_dataset(config.dataset, root=config.data_root, split="train",
-                                                          size=config.size)
+    height, width = config.image_size
+    source = data if data is not None else load_dataset(
+        config.dataset, root=config.data_root, split="train",
+        size=config.size if height == width else (height, width))  # an int: square datasets (Landscapes) take it
     first = source[0]
+    if tuple(first["image"].shape[1:]) != (height, width):
+        raise ValueError(f"the dataset's images are {first['image'].shape[1]} x {first['image'].shape[2]} but "
+                         f"size={config.size}, aspect_ratio={config.aspect_ratio} make {height} x {width}: load the "
+                         "data at that size, or set size and aspect_ratio to the data's")
     small = config.num_workers == 0 and len(source) * _item_bytes(first) <= CACHE_BYTES
     dataset = MemoryCache(source) if small else source
-    trainer = SPADETrainer(config, source.num_classes, tuple(first["image"].shape[1:]), device,
-                           distributed=world_size > 1, generator=generator)
+    trainer = SPADETrainer(config, source.num_classes, (height, width), device, distributed=world_size > 1,
+                           generator=generator)
     sampler = EpochSampler(dataset, config.batch_size, rank, world_size, config.seed)
     if sampler.batches_per_epoch == 0:
         raise ValueError(f"dataset {config.dataset!r} has {len(dataset)} images, fewer than batch_size="
@@ -218,6 +225,7 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
     fixed = [dataset[i] for i in range(min(SAMPLE_ROWS, len(dataset)))]
     fixed_label = torch.stack([item["label"] for item in fixed])
     fixed_image = torch.stack([item["image"] for item in fixed])
+    fixed_instance = torch.stack([item["instance"] for item in fixed]) if "instance" in first else None
     samples: list[Path] = []
     sums: dict[str, torch.Tensor] = {}
     counted = 0
@@ -227,7 +235,8 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
     def sample(at: int) -> None:
         """Write the fixed label maps' grid (label | EMA generated | real) at step `at`."""
         noise = torch.Generator(device).manual_seed(config.seed)  # the same z every time: grids comparable
-        fake = trainer.generate(fixed_label, fixed_image if config.use_vae else None, generator=noise)
+        fake = trainer.generate(fixed_label, fixed_image if config.use_vae else None, generator=noise,
+                                instance=fixed_instance)
         path = out / "samples" / f"step_{at:06d}.png"
         write_png(sample_grid(fixed_label, fake, fixed_image, source.palette), path)
         samples.append(path)
@@ -252,7 +261,7 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
             sampler.set_position(*divmod(step, sampler.batches_per_epoch))
             for batch in loader:
                 trainer.set_learning_rates(step)
-                losses = trainer.step(batch["label"], batch["image"])
+                losses = trainer.step(batch["label"], batch["image"], batch.get("instance"))
                 for key, value in losses.items():
                     sums[key] = sums.get(key, 0.0) + value
                 counted += 1

@@ -1,8 +1,10 @@
 """The GAN step of SPADE (Park et al., CVPR 2019, Sec. 3 and 4): G, D (and E), the EMA generator, TTUR and AMP.
 
-`SPADETrainer(config, semantic_nc)` owns the networks (built by spade_lesson.networks.build_networks, or a generator
-it is given), the optimizers and the loss scalers; `step(label, image)` is one GAN step, `generate` samples the EMA
-generator, and `state_dict`/`load_state_dict` are what a checkpoint holds.
+`SPADETrainer(config, label_nc)` owns the networks (built by spade_lesson.networks.build_networks, or a generator it
+is given), the optimizers and the loss scalers; `step(label, image, instance=None)` is one GAN step, `generate` samples
+the EMA generator, and `state_dict`/`load_state_dict` are what a checkpoint holds. The networks read the semantic input
+that spade_lesson.semantic_input builds from the label map (and instance map) as the config's contain_dontcare_label
+and no_instance say: semantic_nc channels.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ import torch
 from torch import nn
 
 from spade_lesson.config import TrainConfig
-from spade_lesson.data import one_hot
 from spade_lesson.encoder import reparameterize
 from spade_lesson.losses import (VGGLoss, discriminator_loss, feature_matching_loss, generator_loss, kl_divergence,
                                  load_vgg19_features)
 from spade_lesson.networks import build_networks
 from spade_lesson.runtime import pick_device
+from spade_lesson.semantic_input import semantic_input, semantic_nc
 
 
 def learning_rate_factor(step: int, steps: int, decay_start: int | None) -> float:
@@ -42,18 +44,20 @@ def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
 class SPADETrainer:
     """G, D (and E), the EMA generator, TTUR Adam optimizers and the losses: one call of step() is one GAN step."""
 
-    def __init__(self, config: TrainConfig, semantic_nc: int, image_size: tuple[int, int] | None = None,
+    def __init__(self, config: TrainConfig, label_nc: int, image_size: tuple[int, int] | None = None,
                  device: torch.device | None = None, distributed: bool = False,
                  generator: nn.Module | None = None) -> None:
-        """image_size: (H, W), default (config.size, config.size); device: default pick_device(config.device);
-        generator: the generator to train (anything with forward(semantic, z=None)), default SPADE's."""
+        """label_nc: classes of the label maps (the dataset's num_classes); image_size: (H, W), default
+        config.image_size; device: default pick_device(config.device); generator: the generator to train (anything with
+        forward(semantic, z=None)), default SPADE's."""
         self.config = config
-        self.semantic_nc = semantic_nc
+        self.label_nc = label_nc
+        self.semantic_nc = semantic_nc(label_nc, config.contain_dontcare_label, config.no_instance)
         self.device = device = device if device is not None else pick_device(config.device)
         self.amp_dtype = resolve_amp(config.amp, device)
         self.memory_format = torch.channels_last if config.channels_last and device.type == "cuda" \
             else torch.contiguous_format
-        nets = build_networks(config, semantic_nc, image_size, generator)
+        nets = build_networks(config, self.semantic_nc, image_size, generator)
         self.generator, self.discriminator, self.encoder = nets["G"], nets["D"], nets.get("E")
         if distributed and device.type == "cuda":  # one set of BatchNorm statistics over every GPU's batch
             self.generator = nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
@@ -102,12 +106,14 @@ class SPADETrainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
-    def prepare(self, label: torch.Tensor, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """label: (N, H, W) ids, image: (N, 3, H, W) -> the one-hot map m and the image, on the device."""
+    def semantic(self, label: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor:
+        """label: (N, H, W) ids, instance: (N, H, W) ids or None -> the networks' input m (N, semantic_nc, H, W)."""
         label = label.to(self.device, non_blocking=True)
-        image = image.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        semantic = one_hot(label, self.semantic_nc).contiguous(memory_format=self.memory_format)
-        return semantic, image
+        if instance is not None:
+            instance = instance.to(self.device, non_blocking=True)
+        semantic = semantic_input(label, self.label_nc, self.config.contain_dontcare_label, self.config.no_instance,
+                                  instance)
+        return semantic.contiguous(memory_format=self.memory_format)
 
     def set_learning_rates(self, step: int) -> None:
         """Apply the linear decay of both learning rates for this step (TTUR keeps their ratio)."""
@@ -117,10 +123,13 @@ class SPADETrainer:
         for group in self.opt_D.param_groups:
             group["lr"] = self.config.lr_D * factor
 
-    def step(self, label: torch.Tensor, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One GAN step on a batch (label (N, H, W), image (N, 3, H, W)): D, then G, then the EMA; detached losses."""
+    def step(self, label: torch.Tensor, image: torch.Tensor,
+             instance: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """One GAN step on a batch (label (N, H, W), image (N, 3, H, W), instance (N, H, W) or None): D, then G, then
+        the EMA; detached losses."""
         config = self.config
-        semantic, real = self.prepare(label, image)
+        semantic = self.semantic(label, instance)
+        real = image.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         losses: dict[str, torch.Tensor] = {}
         with self.autocast():
             z = None
@@ -172,9 +181,10 @@ class SPADETrainer:
 
     @torch.no_grad()
     def generate(self, label: torch.Tensor, image: torch.Tensor | None = None, z: torch.Tensor | None = None,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
-        """The EMA generator's images (N, 3, H, W) for labels (N, H, W); style z from `image` (VAE), given, or drawn."""
-        semantic = one_hot(label.to(self.device), self.semantic_nc).contiguous(memory_format=self.memory_format)
+                 generator: torch.Generator | None = None, instance: torch.Tensor | None = None) -> torch.Tensor:
+        """The EMA generator's images (N, 3, H, W) for labels (N, H, W) (and their instance maps); style z from
+        `image` (VAE), given, or drawn."""
+        semantic = self.semantic(label, instance)
         if self.encoder is not None and z is None:
             if image is not None:
                 self.encoder.eval()

@@ -12,12 +12,30 @@ from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_con
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="gan_mode='wgan': choose one of hinge, ls, original"):
         TrainConfig(gan_mode="wgan")
-    with pytest.raises(ValueError, match="size=48: .*multiple of 32"):
+    with pytest.raises(ValueError, match="size=48 with aspect_ratio=1.0 asks for 48 x 48 images.*multiples of 32"):
         TrainConfig(size=48)
+    with pytest.raises(ValueError, match="size=128 with aspect_ratio=2.0 asks for 64 x 128 images, but with "
+                                         "num_upsampling_layers='most'.* 7 times.*multiples of 128"):
+        TrainConfig(size=128, aspect_ratio=2.0, num_upsampling_layers="most")
+    with pytest.raises(ValueError, match="aspect_ratio=0.0 must be a positive number"):
+        TrainConfig(aspect_ratio=0.0)
+    with pytest.raises(ValueError, match="num_upsampling_layers='many' is not known: use one of normal, more, most"):
+        TrainConfig(num_upsampling_layers="many")
+    with pytest.raises(ValueError, match="init_type='uniform' is not known"):
+        TrainConfig(init_type="uniform")
+    with pytest.raises(ValueError, match="init_variance=-1.0 must be a positive number"):
+        TrainConfig(init_variance=-1.0)
     with pytest.raises(ValueError, match="decay_start=20 must be between 0 and steps=10"):
         TrainConfig(steps=10, decay_start=20)
     with pytest.raises(ValueError, match="amp='fp8'"):
         TrainConfig(amp="fp8")
+
+
+def test_the_papers_cityscapes_shape_and_the_official_init_by_default():
+    config = TrainConfig(size=512, aspect_ratio=2.0, num_upsampling_layers="more")
+    assert config.image_size == (256, 512)  # the paper's Cityscapes: 512 x 256
+    assert (TrainConfig.init_type, TrainConfig.init_variance) == ("xavier", 0.02)
+    assert (TrainConfig.contain_dontcare_label, TrainConfig.no_instance) == (False, True)  # as checkpoints before them
 
 
 def test_presets_decay_over_their_second_half():

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
+from torch import nn
 
 from spade_lesson.config import fast_config
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
 from spade_lesson.networks import build_networks
+from spade_lesson.semantic_input import semantic_nc
 from spade_lesson.trainer import SPADETrainer
 
 
@@ -30,3 +33,24 @@ def test_the_trainer_builds_its_networks_with_the_same_builder():
     for key, module in trainer.networks().items():
         reference = built["G" if key == "EMA" else key].state_dict()
         assert all(torch.equal(a, b) for a, b in zip(reference.values(), module.state_dict().values())), key
+
+
+def test_every_network_starts_as_the_config_initializes_it_a_given_generator_too():
+    config = fast_config(use_vae=True, init_type="normal", init_variance=0.05)
+    torch.manual_seed(0)
+    given = SPADEGenerator(9, ngf=4, crop_size=32, use_vae=True, spade_hidden=8)  # PyTorch's default init
+    nets = build_networks(config, 9, generator=given)
+    assert nets["G"] is given
+    for key, network in nets.items():
+        layers = [m for m in network.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+        weights = torch.cat([getattr(m, "weight_orig", m.weight).detach().flatten() for m in layers])
+        assert float(weights.std()) == pytest.approx(0.05, rel=0.1), key  # "normal": N(0, init_variance^2)
+        assert all(m.bias is None or not m.bias.any() for m in layers), key
+
+
+def test_the_papers_cityscapes_generator_and_its_input():
+    config = fast_config(size=512, aspect_ratio=2.0, num_upsampling_layers="more", no_instance=False)
+    with torch.device("meta"):  # the shapes only, no weights drawn
+        generator = build_networks(config, semantic_nc(35, no_instance=False), discriminator=False)["G"]
+    assert generator.output_size == (256, 512) and (generator.start_height, generator.start_width) == (4, 8)
+    assert generator.semantic_nc == 36 and "up_4" not in dict(generator.named_children())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import torch
 from PIL import Image
 
 from spade_lesson import trainer as trainer_module
-from spade_lesson.checkpoints.io import load_checkpoint, load_trainer, rng_state, set_rng_state
+from spade_lesson.checkpoints.io import check_resumable, load_checkpoint, load_trainer, rng_state, set_rng_state
 from spade_lesson.config import TrainConfig, fast_config
 from spade_lesson.data import Landscapes
 from spade_lesson.train import EpochSampler, NonFiniteLossError, SPADETrainer, plot_losses, train
@@ -95,8 +96,8 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(straight, tmp_path, monk
     step = SPADETrainer.step
     calls = []
 
-    def step_then_ctrl_c(self, label, image):
-        losses = step(self, label, image)
+    def step_then_ctrl_c(self, label, image, instance=None):
+        losses = step(self, label, image, instance)
         calls.append(1)
         if len(calls) == 3:
             os.kill(os.getpid(), signal.SIGINT)  # the handler only flags it: the step in flight finishes
@@ -228,3 +229,77 @@ def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
     torch.manual_seed(0)  # the seed train() builds its networks with
     untrained = SPADETrainer(tiny(tmp_path), 9, (32, 32), torch.device("cpu")).generator.state_dict()
     assert not torch.equal(untrained["conv_img.weight"], rank0["G"]["conv_img.weight"]), "the weights did not train"
+
+
+class TinyStreetScenes(torch.utils.data.Dataset):
+    """2:1 scenes of sky, road and two cars touching each other (one class, two instances), with don't-care pixels."""
+
+    num_classes = 3
+    class_names = ["sky", "road", "car"]
+    palette = [(90, 150, 230), (110, 110, 110), (200, 30, 30)]
+
+    def __init__(self, height: int = 64, width: int = 128, length: int = 4) -> None:
+        self.height, self.width, self.length = height, width, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        label = torch.zeros(self.height, self.width, dtype=torch.long)
+        label[self.height // 2:] = 1
+        left = 8 + 4 * index
+        label[24:40, left:left + 40] = 2  # two cars side by side: one region of class 2 ...
+        instance = label * 1000  # ... but two instances (official ids: class * 1000 + k)
+        instance[24:40, left + 20:left + 40] += 1
+        label[-4:] = 255  # the bottom rows: don't care
+        colours = torch.tensor(self.palette + [(0, 0, 0)], dtype=torch.float32)[label.clamp(max=3)]
+        image = colours.permute(2, 0, 1) / 127.5 - 1
+        return {"label": label, "image": image, "instance": instance}
+
+
+def test_a_tiny_more_2_to_1_configuration_trains_with_dontcare_and_instance_edges(tmp_path, monkeypatch):
+    config = tiny(tmp_path, size=128, aspect_ratio=2.0, num_upsampling_layers="more", contain_dontcare_label=True,
+                  no_instance=False, steps=2, use_vae=False, num_D=1)
+    seen = []
+    original = SPADETrainer.semantic
+
+    def record(self, label, instance=None):
+        seen.append(instance)
+        return original(self, label, instance)
+
+    monkeypatch.setattr(SPADETrainer, "semantic", record)
+    data = TinyStreetScenes()
+    result = train(config, data=data, progress=False)
+    monkeypatch.undo()
+    trainer = result.trainer
+    assert result.step == 2 and all(math.isfinite(value) for value in result.losses.values())
+    assert trainer.semantic_nc == 5 and trainer.generator.output_size == (64, 128)  # 3 classes + don't care + edges
+    assert all(instance is not None for instance in seen)  # the dataset's instance maps reached the input
+    item = data[0]
+    m = trainer.semantic(item["label"][None], item["instance"][None])
+    assert torch.equal(m[0, 3], (item["label"] == 255).float())
+    assert m[0, 4, 30, 8 + 19:8 + 21].tolist() == [1.0, 1.0]  # the edge between the two cars, which one-hot lacks
+    with Image.open(result.samples[-1]) as grid:
+        assert grid.size == (3 * 128, 4 * 64)
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")
+    assert (saved["semantic_nc"], saved["label_nc"]) == (5, 3)
+    loaded, step = load_trainer(tmp_path / "checkpoint.pt")
+    assert step == 2 and loaded.generate(item["label"][None], instance=item["instance"][None]).shape == (1, 3, 64, 128)
+
+
+def test_data_of_another_shape_than_the_config_is_one_line(tmp_path):
+    with pytest.raises(ValueError, match=r"the dataset's images are 64 x 128 but size=128, aspect_ratio=1.0 make "
+                                         r"128 x 128: load the data at that size"):
+        train(tiny(tmp_path, size=128), data=TinyStreetScenes(), progress=False)
+
+
+def test_checkpoints_from_before_the_new_settings_resume_as_they_were_trained(straight, tmp_path):
+    saved = dict(straight["checkpoint"]["config"])
+    for name in ("init_type", "init_variance", "num_upsampling_layers", "aspect_ratio", "contain_dontcare_label",
+                 "no_instance"):
+        del saved[name]  # as a checkpoint written before these settings existed
+    config = tiny(straight["out"], resume=True)
+    check_resumable(saved, config, tmp_path)  # their defaults are how it was trained
+    check_resumable(saved, dataclasses.replace(config, init_type="orthogonal"), tmp_path)  # init: only at step 0
+    with pytest.raises(ValueError, match="was trained with no_instance=True, this run asks no_instance=False"):
+        check_resumable(saved, dataclasses.replace(config, no_instance=False), tmp_path)

@@ -56,7 +56,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 def load_networks(path: str | os.PathLike = SHIPPED, device: str | torch.device = "cpu") -> Networks:
     """The EMA generator (and encoder, for use_vae runs) of a checkpoint, on `device`, in eval mode, no gradients."""
     state = read_checkpoint(path)
-    nets = build_networks(saved_config(state), state["semantic_nc"], discriminator=False)  # square: size x size
+    nets = build_networks(saved_config(state), state["semantic_nc"], discriminator=False)
     generator = nets["G"]
     generator.load_state_dict(state["trainer"]["EMA"])
     encoder = nets.get("E")

@@ -1,8 +1,9 @@
 """Checkpoints of a training run: everything needed to resume exactly, written atomically, read safely.
 
 A checkpoint is a dict of plain tensors and numbers (torch.load(weights_only=True) reads it): step, config (the
-TrainConfig as a dict), semantic_nc, trainer (SPADETrainer.state_dict(): networks G, D, E, EMA, optimizers, loss
-scalers) and rng (every random generator's state).
+TrainConfig as a dict), semantic_nc (the networks' input channels), label_nc (the label maps' classes; older
+checkpoints lack it and equal semantic_nc), trainer (SPADETrainer.state_dict(): networks G, D, E, EMA, optimizers,
+loss scalers) and rng (every random generator's state).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from spade_lesson.trainer import SPADETrainer
 CHECKPOINT_NAME = "checkpoint.pt"
 # Fields a resumed run may change; every other field shapes the models or the data and must match the checkpoint.
 RESUMABLE_CHANGES = ("steps", "decay_start", "checkpoint_every", "sample_every", "log_every", "max_seconds", "compile",
-                     "device", "num_workers", "resume", "out")
+                     "device", "num_workers", "resume", "out", "init_type", "init_variance")
 
 
 def rng_state() -> dict[str, Any]:
@@ -57,7 +58,7 @@ def save_checkpoint(path: Path, trainer: SPADETrainer, step: int) -> None:
     The data order needs no state of its own: EpochSampler derives it from (seed, step).
     """
     state = {"step": step, "config": dataclasses.asdict(trainer.config), "semantic_nc": trainer.semantic_nc,
-             "trainer": trainer.state_dict(), "rng": rng_state()}
+             "label_nc": trainer.label_nc, "trainer": trainer.state_dict(), "rng": rng_state()}
     with atomic_write(path) as file:
         torch.save(state, file)
 
@@ -85,15 +86,18 @@ def load_trainer(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     state = load_checkpoint(path)
     config = saved_config(state)
     device = torch.device(device)
-    size = (config.size, config.size)
-    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), state["semantic_nc"], size, device)
+    label_nc = state.get("label_nc", state["semantic_nc"])  # checkpoints before label_nc: one-hot input only
+    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), label_nc, config.image_size, device)
     trainer.load_state_dict(state["trainer"])
     return trainer, state["step"]
 
 
 def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
-    """Refuse to resume a checkpoint whose models or data differ from this config."""
+    """Refuse to resume a checkpoint whose models or data differ from this config (a field the checkpoint predates
+    counts as its default, which is how it was trained)."""
+    defaults = dataclasses.asdict(TrainConfig())
     for name, value in dataclasses.asdict(config).items():
-        if name not in RESUMABLE_CHANGES and saved.get(name) != value:
-            raise ValueError(f"{path} was trained with {name}={saved.get(name)!r}, this run asks {name}={value!r}: "
+        trained = saved.get(name, defaults[name])
+        if name not in RESUMABLE_CHANGES and trained != value:
+            raise ValueError(f"{path} was trained with {name}={trained!r}, this run asks {name}={value!r}: "
                              "use the same settings to resume, or a new --out")

@@ -16,7 +16,7 @@ STARTED = time.perf_counter()  # the demo's 3-minute budget counts from here
 COMMANDS = {
     "demo": "train a small SPADE generator on the offline dataset and write a picture",
     "train": "train SPADE (see `spade-lesson train -h`)",
-    "sample": "run an official SPADE checkpoint on label maps (see `spade-lesson sample -h`)",
+    "sample": "draw label maps with a trained or official SPADE checkpoint (see `spade-lesson sample -h`)",
     "download": "download and prepare a real dataset (see `spade-lesson download -h`)",
     "assignments": "write the student versions of the notebooks for a class (see `spade-lesson assignments -h`)",
     "ablate": "SPADE vs BatchNorm/InstanceNorm decoders, scored by a segmenter (see `spade-lesson ablate -h`)",
