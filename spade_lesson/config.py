@@ -11,6 +11,9 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from spade_lesson.data.layout import MAX_CLASSES
+from spade_lesson.data.preprocess import MODES as PREPROCESS_MODES
+from spade_lesson.data.preprocess import Preprocess
 from spade_lesson.generator import UPSAMPLING_LAYERS, image_size
 from spade_lesson.initialization import INIT_TYPES, check_init
 from spade_lesson.losses import GAN_MODES
@@ -44,6 +47,15 @@ class TrainConfig:
     num_upsampling_layers: str = setting("normal", "the generator's doublings: normal (5), more (6, the paper's "
                                                    "Cityscapes), most (7, one more block)",
                                          choices=tuple(UPSAMPLING_LAYERS))
+    preprocess_mode: str = setting("fixed", "the official preprocess_mode: fixed (resize to size x size / aspect_ratio), "
+                                            "resize_and_crop or scale_width_and_crop (to load_size, then a random "
+                                            "size crop), none", choices=PREPROCESS_MODES)
+    load_size: int | None = setting(None, "the official load_size, the resize before a random crop (286 for 256 "
+                                          "crops officially); None: size")
+    flip: bool = setting(False, "random left-right flips of image, label and instance map alike (the official "
+                                "default for real datasets; Landscapes is drawn, not flipped)")
+    num_classes: int | None = setting(None, "the label's class count when a folder has no dataset.json and no known "
+                                            "layout says it (never guessed from the largest id when one does)")
     contain_dontcare_label: bool = setting(False, "one more input channel marking don't-care pixels (label 255), as "
                                                   "the official option; else they are all-zero vectors")
     no_instance: bool = setting(True, "the official no_instance, on here (Landscapes has no instance maps): "
@@ -96,6 +108,13 @@ class TrainConfig:
         """(H, W) of the images: size wide, size / aspect_ratio high."""
         return image_size(self.size, self.aspect_ratio, self.num_upsampling_layers)
 
+    def preprocess(self) -> Preprocess | None:
+        """The data's preprocessing as the official options say, or None for the plain resize to image_size."""
+        if self.preprocess_mode == "fixed" and not self.flip:
+            return None
+        return Preprocess(mode=self.preprocess_mode, crop_size=self.size, load_size=self.load_size,
+                          aspect_ratio=self.aspect_ratio, flip=self.flip)
+
     def __post_init__(self) -> None:
         """Check the values with one-line errors naming the field."""
         if self.gan_mode not in GAN_MODES:
@@ -108,6 +127,12 @@ class TrainConfig:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
         image_size(self.size, self.aspect_ratio, self.num_upsampling_layers)  # one-line error naming size, aspect
         check_init(self.init_type, self.init_variance)
+        if self.load_size is not None and self.load_size < self.size:
+            raise ValueError(f"load_size={self.load_size} is smaller than size={self.size}: the random crop is taken "
+                             "from the picture resized to load_size, so use load_size >= size (286 for 256)")
+        if self.num_classes is not None and not 1 <= self.num_classes <= MAX_CLASSES:
+            raise ValueError(f"num_classes={self.num_classes}: labels hold ids 0-{MAX_CLASSES - 1} (255 is don't "
+                             f"care), so use 1 to {MAX_CLASSES}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay={self.ema_decay} must be in [0, 1) (e.g. 0.999)")
         if self.max_seconds is not None and self.max_seconds <= 0:

@@ -192,15 +192,17 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
 
     seed_everything(config.seed)
     height, width = config.image_size
+    preprocess = config.preprocess()
     source = data if data is not None else load_dataset(
-        config.dataset, root=config.data_root, split="train",
+        config.dataset, root=config.data_root, split="train", num_classes=config.num_classes, preprocess=preprocess,
         size=config.size if height == width else (height, width))  # an int: square datasets (Landscapes) take it
     first = source[0]
     if tuple(first["image"].shape[1:]) != (height, width):
         raise ValueError(f"the dataset's images are {first['image'].shape[1]} x {first['image'].shape[2]} but "
                          f"size={config.size}, aspect_ratio={config.aspect_ratio} make {height} x {width}: load the "
                          "data at that size, or set size and aspect_ratio to the data's")
-    small = config.num_workers == 0 and len(source) * _item_bytes(first) <= CACHE_BYTES
+    random_items = preprocess is not None and (preprocess.flip or "crop" in preprocess.mode)  # a cache would freeze them
+    small = config.num_workers == 0 and not random_items and len(source) * _item_bytes(first) <= CACHE_BYTES
     dataset = MemoryCache(source) if small else source
     trainer = SPADETrainer(config, source.num_classes, (height, width), device, distributed=world_size > 1,
                            generator=generator)

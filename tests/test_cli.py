@@ -107,3 +107,17 @@ def test_train_options_are_made_from_the_settings_fields(capsys):
     with pytest.raises(SystemExit):
         main(["train", "-h"])
     assert "layers of each PatchGAN" in capsys.readouterr().out  # the help is the field's own
+
+
+def test_train_reads_a_cocostuff_folder_in_place_with_instance_edges_dontcare_crops_and_flips(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from official_layouts import cocostuff
+
+    root = cocostuff(tmp_path / "cocostuff")
+    out = tmp_path / "run"
+    code = main(["train", *SMALL, "--dataset", str(root), "--steps", "2", "--out", str(out), "--preprocess-mode",
+                 "resize_and_crop", "--load-size", "40", "--flip", "--contain-dontcare-label", "--instance-edges"])
+    assert code == 0, capsys.readouterr().err
+    saved = load_checkpoint(out / "checkpoint.pt")
+    assert (saved["label_nc"], saved["semantic_nc"]) == (182, 184)  # COCO-Stuff's classes + don't care + edges
+    assert saved["config"]["preprocess_mode"] == "resize_and_crop" and saved["config"]["flip"] is True

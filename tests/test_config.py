@@ -53,3 +53,13 @@ def test_the_fast_preset_is_small_and_takes_overrides():
 def test_every_setting_says_what_it_does():
     for field in dataclasses.fields(TrainConfig):
         assert len(field.metadata.get("help", "")) > 10, field.name
+
+
+def test_preprocessing_follows_the_official_options():
+    assert TrainConfig().preprocess() is None  # the plain resize, as before these options existed
+    crop = TrainConfig(size=256, preprocess_mode="resize_and_crop", load_size=286, flip=True).preprocess()
+    assert (crop.mode, crop.crop_size, crop.load, crop.flip) == ("resize_and_crop", 256, 286, True)
+    with pytest.raises(ValueError, match=r"load_size=200 is smaller than size=256"):
+        TrainConfig(size=256, load_size=200)
+    with pytest.raises(ValueError, match=r"num_classes=256: labels hold ids 0-254"):
+        TrainConfig(num_classes=256)

@@ -303,3 +303,18 @@ def test_checkpoints_from_before_the_new_settings_resume_as_they_were_trained(st
     check_resumable(saved, dataclasses.replace(config, init_type="orthogonal"), tmp_path)  # init: only at step 0
     with pytest.raises(ValueError, match="was trained with no_instance=True, this run asks no_instance=False"):
         check_resumable(saved, dataclasses.replace(config, no_instance=False), tmp_path)
+
+
+def test_random_crops_and_flips_are_drawn_anew_not_cached(tmp_path, monkeypatch):
+    import spade_lesson.train as loop
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from official_layouts import cocostuff
+
+    def refuse(dataset):
+        raise AssertionError("a memory cache would freeze the first random crop and flip")
+
+    monkeypatch.setattr(loop, "MemoryCache", refuse)
+    config = tiny(tmp_path, dataset=str(cocostuff(tmp_path / "coco")), size=32, steps=1, batch_size=2,
+                  preprocess_mode="resize_and_crop", load_size=40, flip=True, use_vae=False)
+    assert train(config, progress=False).step == 1
