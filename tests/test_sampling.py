@@ -9,11 +9,14 @@ import pytest
 import torch
 from PIL import Image
 
+from spade_lesson import official
 from spade_lesson.checkpoints import SHIPPED, load_networks
 from spade_lesson.checkpoints.io import save_checkpoint
 from spade_lesson.cli import main
 from spade_lesson.config import fast_config
 from spade_lesson.data import Landscapes, one_hot
+from spade_lesson.encoder import ConvEncoder
+from spade_lesson.generator import SPADEGenerator
 from spade_lesson.sampling import read_style_image
 from spade_lesson.trainer import SPADETrainer
 
@@ -79,3 +82,25 @@ def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, 
     assert f"style image {tmp_path / 'nope.jpg'} not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: the two are exclusive
         main([*common, "--checkpoint", str(SHIPPED), "--style", str(scene["photo0"]), "--styles", "2"])
+
+
+def test_an_official_vae_draws_in_an_images_style_with_its_encoder(scene, tmp_path, capsys) -> None:
+    options = {"label_nc": 9, "no_instance": True, "ngf": 4, "crop_size": 64, "use_vae": True, "z_dim": 8,
+               "norm_G": "spectralspadebatch3x3"}
+    torch.manual_seed(0)
+    generator = SPADEGenerator(**official.network_arguments("G", options))
+    encoder = ConvEncoder(**official.network_arguments("E", options))
+    torch.save(generator.state_dict(), tmp_path / "latest_net_G.pth")
+    torch.save(encoder.state_dict(), tmp_path / "latest_net_E.pth")
+    opt_txt = tmp_path / "opt.txt"
+    opt_txt.write_text("".join(f"{name:>25}: {value}\n" for name, value in options.items()))
+    common = ["sample", "--checkpoint", str(tmp_path / "latest_net_G.pth"), "--opt", str(opt_txt), "--labels",
+              str(scene["map"]), "--style", str(scene["photo0"])]
+    assert main([*common, "--out", str(tmp_path / "no_encoder")]) == 1
+    assert "pass its latest_net_E.pth as --encoder" in capsys.readouterr().err
+    assert main([*common, "--encoder", str(tmp_path / "latest_net_E.pth"), "--out", str(tmp_path / "out")]) == 0
+    with torch.no_grad():
+        mu, _ = encoder.eval()(read_style_image(scene["photo0"], (64, 64)))
+        expected = ((generator.eval()(one_hot(Landscapes(size=64, length=1)[0]["label"][None], 9), mu)[0] + 1)
+                    * 127.5).permute(1, 2, 0).numpy()
+    assert np.abs(_pixels(tmp_path / "out" / "map.png") - expected).max() <= 0.51
