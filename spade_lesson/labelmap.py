@@ -7,6 +7,7 @@ to the centre of the pixel it falls in). Every pixel holds exactly one value: a 
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Sequence
 
@@ -16,6 +17,9 @@ import torch
 from spade_lesson.data.semantic import IGNORE_INDEX
 
 MAX_CLASSES = IGNORE_INDEX  # ids 0..254 fit in a byte beside the don't-care value 255
+MAX_PIXELS = 4096 * 4096  # 16 MB a map, up to 1 GB with a full undo history of 64 maps
+MAX_POINT = 2**20  # stroke points lie within this many pixels of the map's origin (a drag may leave the canvas)
+MAX_REACH = 2**23  # a brush diameter beyond which every pixel is covered from any allowed point
 
 
 class LabelMap:
@@ -27,6 +31,9 @@ class LabelMap:
                 raise ValueError(f"LabelMap: {name}={value!r}; pass a positive int")
         if num_classes > MAX_CLASSES:
             raise ValueError(f"LabelMap: num_classes={num_classes}; at most {MAX_CLASSES} classes fit in a byte")
+        if height * width > MAX_PIXELS:
+            raise ValueError(f"LabelMap: {height} x {width} is {height * width} pixels; at most {MAX_PIXELS} "
+                             "(e.g. 4096 x 4096) fit in memory with the undo history")
         self.height, self.width, self.num_classes = height, width, num_classes
         self.fill_class = self.check_class(fill, "fill")
         self.ids = np.full((height, width), self.fill_class, dtype=np.uint8)
@@ -57,18 +64,20 @@ class LabelMap:
     def stroke(self, points: Sequence[Sequence[float]], class_id: int, size: float, continues: bool = False) -> int:
         """Round brush of diameter `size` along `points` [(x, y), ...] -> pixels changed; continues: same undo step."""
         class_id = self.check_class(class_id)
-        if isinstance(size, bool) or not isinstance(size, (int, float)) or not size >= 1:
-            raise ValueError(f"LabelMap.stroke: size={size!r}; pass a brush diameter of at least 1 pixel")
+        if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)) or not size >= 1 \
+                or size == math.inf:
+            raise ValueError(f"LabelMap.stroke: size={size!r}; pass a finite brush diameter of at least 1 pixel")
         try:
             xy = np.asarray(points, dtype=np.float64)
         except (TypeError, ValueError):
             xy = np.zeros((0, 0))
-        if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0 or not np.isfinite(xy).all():
-            raise ValueError("LabelMap.stroke: points must be a non-empty list of finite (x, y) pairs")
+        if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0 or not (np.abs(xy) <= MAX_POINT).all():
+            raise ValueError(f"LabelMap.stroke: points must be a non-empty list of finite (x, y) pairs within "
+                             f"+-{MAX_POINT} pixels")
         if not (continues and self._stroking):
             self._begin(stroke=True)
         centres = np.floor(xy) + 0.5  # snap to pixel centres: a size-1 brush paints exactly the pixels it touches
-        radius = size / 2
+        radius = min(size, MAX_REACH) / 2  # wider brushes paint the same: any allowed point reaches every pixel
         mask = np.zeros((self.height, self.width), dtype=bool)
         for a, b in zip(centres, centres[1:] if len(centres) > 1 else centres):
             self._mark_segment(mask, a, b, radius)

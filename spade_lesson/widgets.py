@@ -27,11 +27,12 @@ import traitlets
 from PIL import Image
 from torch import nn
 
-from spade_lesson.data.palette import to_uint8
+from spade_lesson.data.palette import check_palette, to_uint8
 from spade_lesson.data.semantic import one_hot
 from spade_lesson.labelmap import LabelMap
 
 TOOLS = ("brush", "fill")
+MAX_SCALE = 64  # screen pixels per label-map pixel: a 64 px map drawn 4096 px wide at most
 
 
 def call_later(delay: float, callback: Callable[[], None]) -> None:
@@ -75,6 +76,8 @@ class Debouncer:
 
 def apply_message(labels: LabelMap, content: dict[str, Any]) -> int:
     """Apply one canvas message ({"kind": "stroke", points, class_id, size, continues} or "fill") -> pixels changed."""
+    if not isinstance(content, dict):
+        raise ValueError(f"canvas message is a {type(content).__name__}; expected a dict with a 'kind'")
     kind = content.get("kind")
     if kind == "stroke":
         return labels.stroke(content["points"], class_id=content["class_id"], size=content["size"],
@@ -98,6 +101,13 @@ def text_colour(rgb: Sequence[int]) -> str:
     return "black" if 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] > 140 else "white"
 
 
+def check_scale(scale: int, who: str) -> None:
+    """A one-line ValueError unless scale (screen pixels per label-map pixel) is an int from 1 to MAX_SCALE."""
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= MAX_SCALE:
+        raise ValueError(f"{who}: scale={scale!r}; pass screen pixels per label-map pixel, an int from 1 to "
+                         f"{MAX_SCALE}")
+
+
 class LabelCanvas(anywidget.AnyWidget):
     """The painting surface: draws `label_map` in the palette, nearest-neighbour scaled, and applies strokes to it."""
 
@@ -113,11 +123,10 @@ class LabelCanvas(anywidget.AnyWidget):
     tool = traitlets.Unicode("brush").tag(sync=True)
 
     def __init__(self, label_map: LabelMap, palette: Sequence[Sequence[int]], scale: int = 4) -> None:
-        if len(palette) < label_map.num_classes:
-            raise ValueError(f"LabelCanvas: palette has {len(palette)} colours for {label_map.num_classes} classes; "
-                             "pass one (r, g, b) per class")
+        palette = check_palette(palette, label_map.num_classes, "LabelCanvas")
+        check_scale(scale, "LabelCanvas")
         super().__init__(width=label_map.width, height=label_map.height, scale=scale,
-                         palette=[[int(c) for c in colour] for colour in palette])
+                         palette=[list(colour) for colour in palette])
         self.label_map = label_map
         self.edited: list[Callable[[], None]] = []  # called after every change the canvas or Python makes
         self.error = ""  # the last message that could not be applied
@@ -156,6 +165,8 @@ class Painter(ipywidgets.VBox):
         if not class_names or len(palette) != len(class_names):
             raise ValueError("Painter: pass a dataset (with class_names and palette) or class_names= and palette= "
                              "of equal length")
+        palette = check_palette(palette, len(class_names), "Painter")
+        check_scale(scale, "Painter")
         if len(class_names) != generator.semantic_nc:
             raise ValueError(f"Painter: {len(class_names)} classes but the generator reads semantic_nc="
                              f"{generator.semantic_nc} channels; pass the dataset it was trained on")

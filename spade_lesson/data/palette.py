@@ -5,6 +5,7 @@ from __future__ import annotations
 import colorsys
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 from spade_lesson.data.semantic import IGNORE_INDEX
@@ -26,6 +27,22 @@ def default_palette(num_classes: int) -> list[tuple[int, int, int]]:
 def default_class_names(num_classes: int) -> list[str]:
     """Names for a dataset without dataset.json: "class 0", "class 1", ..."""
     return [f"class {index}" for index in range(num_classes)]
+
+
+def check_palette(palette: Sequence[Sequence[int]], num_classes: int, who: str) -> list[tuple[int, int, int]]:
+    """palette checked to hold at least num_classes (r, g, b) colours of ints 0..255 -> a list of int triples."""
+    if isinstance(palette, (str, bytes)) or not isinstance(palette, Sequence):
+        raise ValueError(f"{who}: palette is a {type(palette).__name__}; pass a list of (r, g, b) colours")
+    if len(palette) < num_classes:
+        raise ValueError(f"{who}: palette has {len(palette)} colours for {num_classes} classes; "
+                         "pass one (r, g, b) per class")
+    colors = []
+    for index, color in enumerate(palette):
+        if isinstance(color, (str, bytes)) or not isinstance(color, Sequence) or len(color) != 3 or not all(
+                isinstance(c, (int, np.integer)) and not isinstance(c, bool) and 0 <= c <= 255 for c in color):
+            raise ValueError(f"{who}: palette colour {index} is {color!r}; pass (r, g, b) with integers 0..255")
+        colors.append(tuple(int(c) for c in color))
+    return colors
 
 
 def colorize(label: torch.Tensor, palette: Sequence[Sequence[int]]) -> torch.Tensor:
