@@ -79,3 +79,26 @@ class MultiscaleDiscriminator(nn.Module):
             outputs.append(discriminator(x))
             x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
         return outputs
+
+
+def check_depth(image_size: tuple[int, int], num_D: int, n_layers_D: int) -> None:
+    """A one-line ValueError naming the largest num_D / n_layers_D that fit when D is too deep for image_size (H, W).
+
+    Scale k sees the input average-pooled k times (ceil(side / 2**k)): it must still see at least 2x2 pixels. Each
+    stride-2 layer of a PatchGAN (n_layers_D - 1 of them, at least one) maps a side s to s // 2 + 1, which stops
+    shrinking at 2: layers past that point only add weights.
+    """
+    height, width = image_size
+    side, scales = min(height, width), 0
+    while side >= 2:
+        scales, side = scales + 1, (side + 1) // 2
+    if num_D > scales:
+        raise ValueError(f"num_D={num_D} (--num-D) is too deep for {height}x{width} images: scale {scales} would "
+                         f"judge a map 1 pixel across; use num_D <= {scales}")
+    side, halvings = min(height, width), 0
+    while side > 2:
+        halvings, side = halvings + 1, side // 2 + 1
+    if max(1, n_layers_D - 1) > max(1, halvings):
+        raise ValueError(f"n_layers_D={n_layers_D} (--n-layers-D) is too deep for {height}x{width} images: "
+                         f"after {halvings} stride-2 layers the map is 2x2 and shrinks no more; use n_layers_D <= "
+                         f"{halvings + 1}")

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spade_lesson.discriminator import MultiscaleDiscriminator, NLayerDiscriminator
+from spade_lesson.discriminator import MultiscaleDiscriminator, NLayerDiscriminator, check_depth
 
 
 def test_every_scale_returns_every_feature_with_logits_last() -> None:
@@ -66,3 +66,29 @@ def test_patch_logits_depend_on_the_label_map() -> None:
     logits_a = discriminator(torch.cat([label_a, image], 1))[0][-1]
     logits_b = discriminator(torch.cat([label_b, image], 1))[0][-1]
     assert not torch.allclose(logits_a, logits_b)
+
+
+@pytest.mark.parametrize("size", [(32, 32), (48, 48), (64, 64)])
+def test_check_depth_refuses_exactly_the_num_D_that_torch_cannot_run(size):
+    for num_D in range(1, 9):
+        discriminator = MultiscaleDiscriminator(4, num_D=num_D, n_layers_D=3, ndf=2)
+        try:
+            discriminator(torch.zeros(2, 4, *size))
+            runs = True
+        except ValueError:  # InstanceNorm: "Expected more than 1 spatial element when training"
+            runs = False
+        try:
+            check_depth(size, num_D, n_layers_D=3)
+            allowed = True
+        except ValueError as error:
+            assert "\n" not in str(error) and "--num-D" in str(error)
+            allowed = False
+        assert allowed == runs, (size, num_D)
+
+
+def test_check_depth_names_the_deepest_patchgan_whose_layers_still_shrink_the_map():
+    check_depth((32, 32), num_D=1, n_layers_D=6)  # 32 -> 17 -> 9 -> 5 -> 3 -> 2: five stride-2 layers
+    with pytest.raises(ValueError, match=r"n_layers_D=7 \(--n-layers-D\) is too deep for 32x32 .* n_layers_D <= 6"):
+        check_depth((32, 32), num_D=1, n_layers_D=7)
+    features = NLayerDiscriminator(4, n_layers_D=6, ndf=2)(torch.zeros(1, 4, 32, 32))
+    assert [f.shape[-1] for f in features[:5]] == [17, 9, 5, 3, 2]
