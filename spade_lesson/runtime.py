@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 
@@ -21,11 +22,34 @@ def pick_device(name: str = "auto") -> torch.device:
         return torch.device("cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as error:
-        raise ValueError(f"device={name!r} is not a torch device ({error}): use auto, cpu, cuda or cuda:0") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but this torch sees no CUDA GPU: use device='auto' or 'cpu'")
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={name!r} is not a torch device ({error}): use --device auto, cpu, cuda or "
+                         "cuda:0") from None
+    if device.type == "cpu":
+        return device
+    backend = getattr(torch, device.type, None)  # torch.cuda, torch.mps, torch.xpu, ...; none for meta
+    if device.type == "mps":
+        available = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    else:
+        available = callable(getattr(backend, "is_available", None)) and backend.is_available()
+    if not available:
+        raise ValueError(f"device={name!r} is not available: this machine has no usable {device.type} device (torch "
+                         f"{torch.__version__}); use --device auto or cpu")
+    count = backend.device_count() if callable(getattr(backend, "device_count", None)) else 1
+    if device.index is not None and device.index >= count:
+        raise ValueError(f"device={name!r} is not available: this machine has {count} {device.type} device(s), "
+                         f"numbered from 0; use --device {device.type}:0 .. {device.type}:{count - 1}")
     return device
+
+
+def device_memory(device: torch.device) -> int | None:
+    """Bytes of memory the device has in all (a GPU's, or the machine's RAM for the CPU); None where unknown."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).total_memory
+    if device.type == "cpu" and hasattr(os, "sysconf"):
+        with contextlib.suppress(ValueError, OSError):
+            return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None
 
 
 def seed_everything(seed: int) -> None:

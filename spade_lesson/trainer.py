@@ -20,7 +20,7 @@ from spade_lesson.config import TrainConfig
 from spade_lesson.encoder import reparameterize
 from spade_lesson.losses import (VGGLoss, discriminator_loss, feature_matching_loss, generator_loss, kl_divergence,
                                  load_vgg19_features)
-from spade_lesson.networks import build_networks
+from spade_lesson.networks import build_networks, check_memory
 from spade_lesson.runtime import pick_device
 from spade_lesson.semantic_input import semantic_input, semantic_nc
 
@@ -57,6 +57,7 @@ class SPADETrainer:
         self.amp_dtype = resolve_amp(config.amp, device)
         self.memory_format = torch.channels_last if config.channels_last and device.type == "cuda" \
             else torch.contiguous_format
+        check_memory(config, self.semantic_nc, image_size, device, generator)
         nets = build_networks(config, self.semantic_nc, image_size, generator)
         self.generator, self.discriminator, self.encoder = nets["G"], nets["D"], nets.get("E")
         if distributed and device.type == "cuda":  # one set of BatchNorm statistics over every GPU's batch

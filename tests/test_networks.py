@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -10,7 +12,7 @@ from spade_lesson.config import fast_config
 from spade_lesson.discriminator import MultiscaleDiscriminator
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
-from spade_lesson.networks import build_networks
+from spade_lesson.networks import build_networks, check_memory, training_bytes
 from spade_lesson.semantic_input import semantic_nc
 from spade_lesson.trainer import SPADETrainer
 
@@ -54,3 +56,20 @@ def test_the_papers_cityscapes_generator_and_its_input():
         generator = build_networks(config, semantic_nc(35, no_instance=False), discriminator=False)["G"]
     assert generator.output_size == (256, 512) and (generator.start_height, generator.start_width) == (4, 8)
     assert generator.semantic_nc == 36 and "up_4" not in dict(generator.named_children())
+
+
+def test_training_bytes_counts_every_copy_without_allocating():
+    config = fast_config()
+    nets = build_networks(config, 5)
+    weights = {key: sum(p.numel() * 4 for p in net.parameters()) for key, net in nets.items()}
+    assert training_bytes(config, 5) == 5 * weights["G"] + 4 * weights["D"]  # G: +EMA; both: grads, Adam m and v
+    huge = dataclasses.replace(config, ngf=1_000_000)
+    assert training_bytes(huge, 5) > 10**15  # counted on the meta device: a petabyte is never asked for
+
+
+def test_a_run_too_large_for_the_device_is_refused_in_one_line():
+    with pytest.raises(ValueError, match=r"ngf=1000000, .* need \d+ PB, more than the .* of memory on cpu: lower "
+                                         r"--ngf") as error:
+        check_memory(fast_config(ngf=1_000_000), 5, None, torch.device("cpu"))
+    assert "\n" not in str(error.value)
+    check_memory(fast_config(), 5, None, torch.device("cpu"))

@@ -29,8 +29,17 @@ def test_a_named_device_is_checked_in_one_line(monkeypatch):
     with pytest.raises(ValueError, match="device='gpu0' is not a torch device"):
         pick_device("gpu0")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(ValueError, match="device='cuda' but this torch sees no CUDA GPU"):
+    with pytest.raises(ValueError, match="device='cuda' is not available: this machine has no usable cuda device"):
         pick_device("cuda")
+    with pytest.raises(ValueError, match="device='meta' is not available: .* no usable meta device"):
+        pick_device("meta")  # a device that holds shapes but computes nothing
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="device='mps' is not available"):
+        pick_device("mps")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(ValueError, match="device='cuda:7' is not available: this machine has 1 cuda device"):
+        pick_device("cuda:7")
 
 
 def test_seeding_repeats_python_numpy_and_torch():
