@@ -25,9 +25,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from spade_lesson.atomic import atomic_write
-from spade_lesson.checkpoints.io import (CHECKPOINT_NAME, check_resumable, load_checkpoint, save_checkpoint,
-                                         set_rng_state)
+from spade_lesson.atomic import atomic_write, remove_stale_temporaries
+from spade_lesson.checkpoints.io import CHECKPOINT_NAME, check_resumable, resumable_state, save_checkpoint, set_rng_state
 from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
 from spade_lesson.data import load_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
@@ -185,10 +184,13 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
     checkpoint_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
     saved = None
     if config.resume:
-        saved = load_checkpoint(checkpoint_path)
+        saved = resumable_state(checkpoint_path)
         check_resumable(saved["config"], config, checkpoint_path)
     elif is_main and checkpoint_path.exists():
         raise ValueError(f"{checkpoint_path} exists: pass resume=True (--resume) to continue it, or a new --out")
+    if is_main:  # what killed writes left, and the log of a run that died before its first checkpoint, go
+        for folder in (out, out / "samples"):
+            remove_stale_temporaries(folder)
 
     seed_everything(config.seed)
     height, width = config.image_size
@@ -196,6 +198,10 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
     source = data if data is not None else load_dataset(
         config.dataset, root=config.data_root, split="train", num_classes=config.num_classes, preprocess=preprocess,
         size=config.size if height == width else (height, width))  # an int: square datasets (Landscapes) take it
+    label_nc = None if saved is None else saved.get("label_nc", saved["semantic_nc"])  # older ones: semantic_nc
+    if label_nc is not None and label_nc != source.num_classes:
+        raise ValueError(f"{checkpoint_path} was trained on {label_nc} classes, but dataset {config.dataset!r} now "
+                         f"has {source.num_classes}: resume with the data it was trained on, or train into a new --out")
     first = source[0]
     if tuple(first["image"].shape[1:]) != (height, width):
         raise ValueError(f"the dataset's images are {first['image'].shape[1]} x {first['image'].shape[2]} but "
@@ -220,7 +226,8 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
         trainer.load_state_dict(saved["trainer"])
         step = saved["step"]
         set_rng_state(saved["rng"])
-        _truncate_log(log_path, step, is_main)
+    _truncate_log(log_path, step, is_main)  # a fresh run (step 0) starts an empty log
+    saved_step = step if saved is not None else None  # the step checkpoint_path holds, None while there is none
     if rank > 0:  # other processes draw their own noise (z), reproducibly
         torch.manual_seed(config.seed + 1_000_003 * rank + step)
 
@@ -243,15 +250,34 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
         write_png(sample_grid(fixed_label, fake, fixed_image, source.palette), path)
         samples.append(path)
 
+    def halted(what: str) -> NonFiniteLossError:
+        """The error every process raises together when `what` became NaN or inf, naming the checkpoint to use."""
+        if saved_step is None:
+            return NonFiniteLossError(f"{what}; stopped, no checkpoint was written: start again with lower --lr-G / "
+                                      "--lr-D, or --amp none")
+        return NonFiniteLossError(f"{what}; stopped. The last good checkpoint is {checkpoint_path} (step "
+                                  f"{saved_step}): resume from it with lower --lr-G / --lr-D, or --amp none")
+
     def checked(at: int) -> dict[str, float]:
-        """Mean losses since the last log; stop with NonFiniteLossError if any is NaN or inf."""
+        """Mean losses since the last log; every process stops with NonFiniteLossError if any is NaN or inf in any."""
         means = {key: (value / max(counted, 1)).item() for key, value in sums.items()}
-        bad = [key for key, value in means.items() if not math.isfinite(value)]
+        keys = sorted(means)  # the same losses in every process
+        bad = [key for key, flag in zip(keys, any_process([not math.isfinite(means[k]) for k in keys], world_size,
+                                                          device)) if flag]
         if bad:
-            raise NonFiniteLossError(
-                f"loss {bad[0]} became {means[bad[0]]} by step {at}; stopped. The last good checkpoint is "
-                f"{checkpoint_path}: resume from it with lower lr_G/lr_D, or amp='none'")
+            value = means[bad[0]] if not math.isfinite(means[bad[0]]) else "non-finite in another process"
+            raise halted(f"loss {bad[0]} became {value} by step {at}")
         return means
+
+    def save(at: int) -> None:
+        """Write the checkpoint (main process) after every process checked that the weights are all finite."""
+        nonlocal saved_step
+        bad = trainer.non_finite_weights()
+        if any_process([bad is not None], world_size, device)[0]:
+            raise halted(f"weights of {bad or 'the networks in another process'} became non-finite by step {at}")
+        if is_main:
+            save_checkpoint(checkpoint_path, trainer, at)
+        saved_step = at
 
     from tqdm.auto import tqdm
 
@@ -285,8 +311,7 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
                     sample(step)
                 if step % config.checkpoint_every == 0 or done or interrupted:
                     checked(step)
-                    if is_main:
-                        save_checkpoint(checkpoint_path, trainer, step)
+                    save(step)
                 if interrupted:
                     if is_main:
                         bar.write(f"interrupted at step {step}; checkpoint saved to {checkpoint_path} "
@@ -308,12 +333,16 @@ def _item_bytes(item: dict[str, torch.Tensor]) -> int:
 
 def _append_log(path: Path, row: dict[str, float]) -> None:
     """Add one JSON line to the loss log (a single small append; _truncate_log rewrites atomically on resume)."""
-    with path.open("a") as file:
-        file.write(json.dumps(row) + "\n")
+    try:
+        with path.open("a") as file:
+            file.write(json.dumps(row) + "\n")
+    except OSError as error:
+        raise OSError(error.errno, f"cannot add step {row['step']} to the loss log {path} ({error.strerror}): free "
+                                   "space or pick another --out; the last checkpoint is unaffected") from error
 
 
 def _truncate_log(path: Path, step: int, is_main: bool) -> None:
-    """On resume, drop log rows after the checkpoint's step so the log matches the run that continues."""
+    """Drop log rows after the checkpoint's step (all of them for a fresh run) so the log matches the run that goes on."""
     if not is_main or not path.is_file():
         return
     rows = [line for line in path.read_text().splitlines() if line.strip()]

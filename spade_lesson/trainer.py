@@ -196,6 +196,16 @@ class SPADETrainer:
         with self.autocast():
             return self.ema(semantic, z).float()
 
+    @torch.no_grad()
+    def non_finite_weights(self) -> str | None:
+        """The first parameter holding a NaN or inf, as "G: head_0.conv_0.weight", or None (one sync for all)."""
+        named = [(f"{key}: {name}", param) for key, module in self.networks().items()
+                 for name, param in module.named_parameters()]
+        finite = torch.stack([torch.isfinite(param).all() for _, param in named])
+        if bool(finite.all()):
+            return None
+        return named[int((~finite).nonzero()[0])][0]
+
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimizers and loss scalers as plain dicts of tensors (loadable with weights_only=True)."""
         state: dict[str, Any] = {key: module.state_dict() for key, module in self.networks().items()}

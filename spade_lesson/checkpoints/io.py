@@ -92,6 +92,45 @@ def load_trainer(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     return trainer, state["step"]
 
 
+def resumable_state(path: str | os.PathLike) -> dict[str, Any]:
+    """A full training checkpoint that --resume can continue; what it is instead, in one line, otherwise."""
+    path = Path(path)
+    state = load_checkpoint(path)
+    if not isinstance(state, dict) or not {"config", "semantic_nc", "step", "trainer"} <= state.keys():
+        tensors = isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())
+        what = (f"a state dict of {len(state)} tensors (an official latest_net_G.pth or an exported network?)"
+                if tensors else f"a {type(state).__name__} without config, step and trainer")
+        raise ValueError(f"{path} holds {what}, not a spade-lesson training checkpoint: --resume continues a run "
+                         "that `spade-lesson train` wrote; train into a new --out")
+    missing = [key for key in ("G", "D", "opt_G", "opt_D") if key not in state["trainer"]]
+    if missing or "rng" not in state:
+        raise ValueError(f"{path} is a slim sampling checkpoint (its EMA generator only, like the shipped "
+                         f"landscapes64.pt): it has no {', '.join(missing or ['rng'])} to resume from; train into a "
+                         "new --out (sample from it with spade_lesson.checkpoints.load_networks)")
+    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    unknown = {name: value for name, value in state["config"].items() if name not in names}
+    if unknown:
+        shown = ", ".join(f"{name}={value!r}" for name, value in unknown.items())
+        raise ValueError(f"{path} was written with settings this version of spade-lesson does not know ({shown}): "
+                         "resume it with the version that wrote it, or train into a new --out")
+    return state
+
+
+def resume_config(state: dict[str, Any], overrides: dict[str, Any], path: Path) -> TrainConfig:
+    """The checkpoint's TrainConfig with the command line's changes; a decay_start the preset derived (steps // 2)
+    follows a new --steps, one that was set is kept and must still fit."""
+    saved = dataclasses.asdict(saved_config(state))
+    overrides = dict(overrides)
+    steps, decay_start = overrides.get("steps", saved["steps"]), saved["decay_start"]
+    if "decay_start" not in overrides and decay_start is not None and steps != saved["steps"]:
+        if decay_start == saved["steps"] // 2:  # what course_config / cpu_config derive when it is not set
+            overrides["decay_start"] = steps // 2
+        elif decay_start > steps:
+            raise ValueError(f"{path} was trained with decay_start={decay_start}, after --steps {steps}: pass "
+                             f"--decay-start (0 to {steps}) as well")
+    return TrainConfig(**{**saved, **overrides})
+
+
 def check_resumable(saved: dict[str, Any], config: TrainConfig, path: Path) -> None:
     """Refuse to resume a checkpoint whose models or data differ from this config (a field the checkpoint predates
     counts as its default, which is how it was trained)."""

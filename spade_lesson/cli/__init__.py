@@ -24,9 +24,10 @@ COMMANDS = {
 
 
 def clear_errors() -> tuple[type[Exception], ...]:
-    """The errors a command reports in one line: bad values, missing files, and a training run stopped by a NaN."""
+    """The errors a command reports in one line: bad values, files (missing, unwritable, a full disk), and a training
+    run stopped by a NaN."""
     train = sys.modules.get("spade_lesson.train")  # imported (with torch) only by the commands that train
-    return (ValueError, FileNotFoundError) + ((train.NonFiniteLossError,) if train is not None else ())
+    return (ValueError, OSError) + ((train.NonFiniteLossError,) if train is not None else ())
 
 
 def main(argv: list[str] | None = None) -> int:

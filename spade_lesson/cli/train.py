@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from pathlib import Path
 
 import torch
 
-from spade_lesson.checkpoints.io import CHECKPOINT_NAME, load_checkpoint, saved_config
+from spade_lesson.checkpoints.io import CHECKPOINT_NAME, resumable_state, resume_config
 from spade_lesson.cli.parser import OneLineParser, add_settings
 from spade_lesson.config import TrainConfig, course_config, cpu_config
 from spade_lesson.train import train
@@ -29,8 +28,8 @@ def run(argv: list[str]) -> int:
     preset = PRESETS[args.preset or ("course" if torch.cuda.is_available() else "cpu")]
     if args.resume:  # the checkpoint's settings, with what this command line changes
         out = Path(overrides.get("out", preset().out))
-        saved = saved_config(load_checkpoint(out / CHECKPOINT_NAME))
-        config = TrainConfig(**{**dataclasses.asdict(saved), **overrides})
+        path = out / CHECKPOINT_NAME
+        config = resume_config(resumable_state(path), overrides, path)
     else:
         config = preset(**overrides)
     result = train(config)
