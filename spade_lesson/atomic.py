@@ -57,6 +57,18 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
                                   "free some space and run again") from error
 
 
+def check_folder(folder: str | os.PathLike) -> Path:
+    """Make folder (and its parents) and prove a file can be written there; a one-line ValueError naming it if not."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-").close()
+    except OSError as error:
+        raise ValueError(f"out={str(folder)!r} is not a writable folder ({error.strerror}): pick another --out") \
+            from None
+    return folder
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write text to path atomically."""
     with atomic_write(path, "w") as file:

@@ -11,6 +11,7 @@ Running one on label maps (`spade-lesson sample --opt opt.txt ...`) is spade_les
 from __future__ import annotations
 
 import ast
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -89,7 +90,14 @@ def resolve_options(options: Mapping[str, Any] | str | os.PathLike) -> dict[str,
     for name in ("contain_dontcare_label", "no_instance", "use_vae", "no_ganFeat_loss"):
         if not isinstance(merged[name], bool):
             raise ValueError(f"official option {name}={merged[name]!r} must be True or False")
-    merged["aspect_ratio"] = float(merged["aspect_ratio"])
+    aspect_ratio = merged["aspect_ratio"]
+    try:
+        merged["aspect_ratio"] = math.nan if isinstance(aspect_ratio, bool) else float(aspect_ratio)
+    except (TypeError, ValueError):
+        merged["aspect_ratio"] = math.nan
+    if not (math.isfinite(merged["aspect_ratio"]) and merged["aspect_ratio"] > 0):
+        raise ValueError(f"official option aspect_ratio={aspect_ratio!r} must be a positive number (width / height, "
+                         "e.g. 1.0 or 2.0)")
     merged["semantic_nc"] = semantic_nc(merged["label_nc"], merged["contain_dontcare_label"], merged["no_instance"])
     return merged
 

@@ -19,6 +19,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from spade_lesson.atomic import check_folder
+from spade_lesson.data.decode import read_ids
 from spade_lesson.data.folder import read_image
 from spade_lesson.data.palette import to_uint8
 from spade_lesson.data.pictures import write_png
@@ -60,15 +62,13 @@ def load_synthesizer(checkpoint: str | os.PathLike, opt: str | os.PathLike | Non
 
 
 def read_label_png(path: Path, size: tuple[int, int]) -> torch.Tensor:
-    """A single-channel PNG of ids -> LongTensor (H, W) resized to size = (H, W) with nearest."""
+    """A single-channel PNG of ids -> LongTensor (H, W) resized to size = (H, W) with nearest; a file that does not
+    decode (empty, truncated, a decompression bomb, a colour picture) is one line naming it (data.decode.read_ids)."""
     if not path.is_file():
         raise FileNotFoundError(f"label map {path} not found")
-    with Image.open(path) as image:
-        if image.mode not in ("L", "P", "I", "I;16"):
-            raise ValueError(f"label map {path} has mode {image.mode}: expected a single-channel PNG of class ids "
-                             "(an official label map, not a colorized one)")
-        resized = image.resize((size[1], size[0]), resample=Image.Resampling.NEAREST)
-        return torch.from_numpy(np.array(resized).astype(np.int64))
+    ids, _ = read_ids(path, "label map")
+    resized = Image.fromarray(ids).resize((size[1], size[0]), resample=Image.Resampling.NEAREST)
+    return torch.from_numpy(np.array(resized).astype(np.int64))
 
 
 def read_style_image(path: Path, size: tuple[int, int]) -> torch.Tensor:
@@ -102,12 +102,29 @@ def style_codes(synthesizer: Synthesizer, style: str | os.PathLike | None, style
     return [(f"_style{k}", code[None].to(device)) for k, code in enumerate(codes)]  # z ~ N(0, I)
 
 
+def check_targets(targets: list[Path], inputs: list[str | os.PathLike | None], overwrite: bool) -> None:
+    """Refuse (one line) to write over an input, ever, or over an existing file unless overwrite."""
+    given = {Path(path).resolve(): Path(path) for path in inputs if path is not None}
+    for target in targets:
+        if target.resolve() in given:
+            raise ValueError(f"--out {target.parent} would write {target} over the input {given[target.resolve()]}: "
+                             "pick another --out")
+    existing = [target for target in targets if target.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise ValueError(f"{existing[0]}{more} exists: pass --overwrite to replace it, or pick another --out")
+
+
 def sample(checkpoint: str | os.PathLike, labels: list[str | os.PathLike], out: str | os.PathLike,
            opt: str | os.PathLike | None = None, encoder: str | os.PathLike | None = None,
            instances: list[str | os.PathLike] | None = None, style: str | os.PathLike | None = None,
-           styles: int | None = None, device: str = "cpu", seed: int = 0) -> list[Path]:
+           styles: int | None = None, device: str = "cpu", seed: int = 0, overwrite: bool = False) -> list[Path]:
     """Draw every label map (with the checkpoint, see load_synthesizer) once, in `style`'s style, or in `styles`
-    random styles; writes and returns the PNGs <out>/<stem>[_style<k>].png."""
+    random styles; writes and returns the PNGs <out>/<stem>[_style<k>].png.
+
+    Nothing is written unless every input reads; an input is never written over, an existing output only with
+    overwrite=True (--overwrite).
+    """
     labels = [Path(path) for path in labels]
     instances = [Path(path) for path in instances] if instances else [None] * len(labels)
     if len(instances) != len(labels):
@@ -115,6 +132,10 @@ def sample(checkpoint: str | os.PathLike, labels: list[str | os.PathLike], out: 
     stems = [path.stem for path in labels]
     if len(set(stems)) != len(stems):
         raise ValueError("--labels holds two files with the same name: outputs are named after them, rename one")
+    out = Path(out)
+    suffixes = [""] if styles is None else [f"_style{k}" for k in range(styles)]
+    targets = [out / f"{stem}{suffix}.png" for stem in stems for suffix in suffixes]
+    check_targets(targets, [checkpoint, opt, encoder, style, *labels, *instances], overwrite)
     synthesizer = load_synthesizer(checkpoint, opt, encoder)
     device = pick_device(device)
     generator = synthesizer.generator.to(device)
@@ -122,12 +143,12 @@ def sample(checkpoint: str | os.PathLike, labels: list[str | os.PathLike], out: 
         synthesizer.encoder.to(device)
     seed_everything(seed)
     codes = style_codes(synthesizer, style, styles, device, seed)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    maps = [(read_label_png(label, generator.output_size)[None],
+             None if instance is None else read_label_png(instance, generator.output_size)[None])
+            for label, instance in zip(labels, instances)]  # every input read before anything is written
+    check_folder(out)
     written = []
-    for label_path, instance_path in zip(labels, instances):
-        label = read_label_png(label_path, generator.output_size)[None]
-        instance = None if instance_path is None else read_label_png(instance_path, generator.output_size)[None]
+    for label_path, (label, instance) in zip(labels, maps):
         try:
             semantic = semantic_input(label, synthesizer.label_nc, synthesizer.contain_dontcare_label,
                                       synthesizer.no_instance, instance)

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from spade_lesson.atomic import atomic_write, remove_stale_temporaries
+from spade_lesson.atomic import atomic_write, check_folder, remove_stale_temporaries
 from spade_lesson.checkpoints.io import CHECKPOINT_NAME, check_resumable, resumable_state, save_checkpoint, set_rng_state
 from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
 from spade_lesson.data import load_dataset
@@ -144,16 +143,6 @@ class StopFlag:
             signal.signal(signal.SIGINT, self.previous)
 
 
-def _check_out(out: Path) -> None:
-    """Make the output folder, or fail with one line saying what to do."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-")
-        probe.close()
-    except OSError as error:
-        raise ValueError(f"out={str(out)!r} is not a writable folder ({error.strerror}): pick another --out") from None
-
-
 def train(config: TrainConfig, generator: nn.Module | None = None, data: Dataset | None = None,
           progress: bool = True) -> TrainResult:
     """Train SPADE as configured; resumable, Ctrl-C safe, multi-GPU under torchrun. Returns what it made.
@@ -177,7 +166,7 @@ def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator
     """train() inside the process group (if any): this process is `rank` of `world_size`."""
     is_main = rank == 0
     if is_main:
-        _check_out(out)
+        check_folder(out)
     device = pick_device(config.device)
     if world_size > 1 and device.type == "cuda":
         torch.cuda.set_device(device)

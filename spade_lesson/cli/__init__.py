@@ -30,6 +30,15 @@ def clear_errors() -> tuple[type[Exception], ...]:
     return (ValueError, OSError) + ((train.NonFiniteLossError,) if train is not None else ())
 
 
+def one_line(error: BaseException) -> str:
+    """The error's message; for one a DataLoader worker raised, the worker's own message, not torch's traceback."""
+    message = str(error).strip()
+    if message.startswith("Caught ") and "Original Traceback" in message:  # "Caught X in DataLoader worker ..."
+        exception, _, original = message.splitlines()[-1].partition(": ")  # the traceback's "ValueError: message"
+        message = original or exception
+    return message
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen job: 0 done, 1 a clear error (one line), 2 bad usage, 130 Ctrl-C."""
     parser = OneLineParser(prog="spade-lesson", description="The SPADE course's command line.")
@@ -41,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return command.run(rest)
     except clear_errors() as error:  # evaluated when an error arrives, after the command imported what it needs
-        print(f"spade-lesson {args.command}: error: {error}", file=sys.stderr)
+        print(f"spade-lesson {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from spade_lesson.atomic import check_folder, write_text
 from spade_lesson.checkpoints.io import CHECKPOINT_NAME
 from spade_lesson.cli import STARTED
 from spade_lesson.cli.parser import OneLineParser
@@ -20,6 +21,7 @@ from spade_lesson.train import LOG_NAME, train
 DEMO_SECONDS = 150.0  # the demo's whole run on a CPU, start-up included, leaving margin under 3 minutes
 DEMO_ROWS = 6  # label maps (unseen in training) in the demo's picture
 DEMO_PIXELS = 128  # each image of the demo's picture is drawn at least this wide
+MARKER = ".spade-lesson-demo"  # the demo's mark on its --out: only a folder holding it is replaced by a later demo
 
 
 def demo_config(cuda: bool, out: str, steps: int | None, seconds: float) -> TrainConfig:
@@ -30,20 +32,31 @@ def demo_config(cuda: bool, out: str, steps: int | None, seconds: float) -> Trai
                   sample_every=steps)
 
 
+def claim(out: Path) -> None:
+    """Make out the demo's: a previous demo's run there is cleared; a run or picture the demo did not make is refused."""
+    found = [name for name in (CHECKPOINT_NAME, LOG_NAME, "demo.png", "samples") if (out / name).exists()]
+    if found and not (out / MARKER).is_file():
+        raise ValueError(f"{out} holds {', '.join(found)} that spade-lesson demo did not make (a training run?): "
+                         "pick another --out, or move them away")
+    for name in (CHECKPOINT_NAME, LOG_NAME):  # the demo always starts afresh
+        if (out / name).is_file():
+            (out / name).unlink()
+    check_folder(out)
+    write_text(out / MARKER, "made by spade-lesson demo: a later demo may replace the run in this folder\n")
+
+
 def run(argv: list[str]) -> int:
     """Train on Landscapes within the time budget, then write <out>/demo.png of label maps it never saw."""
     parser = OneLineParser(prog="spade-lesson demo",
                            description="Train a small SPADE generator on the offline Landscapes dataset (about "
                                        "3 minutes on a CPU, a bigger one on a GPU) and write a picture of label maps "
                                        "it never saw | its images | the real images.")
-    parser.add_argument("--out", default="runs/demo", help="output folder; a previous demo there is replaced "
-                                                           "(default: runs/demo)")
+    parser.add_argument("--out", default="runs/demo", help="output folder; a previous demo there is replaced, "
+                                                           "any other run refused (default: runs/demo)")
     parser.add_argument("--steps", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     out = Path(args.out)
-    for name in (CHECKPOINT_NAME, LOG_NAME):  # the demo always starts afresh
-        if (out / name).is_file():
-            (out / name).unlink()
+    claim(out)
     cuda = torch.cuda.is_available()
     if not cuda:
         torch.set_num_threads(idle_cpu_cores())

@@ -30,6 +30,8 @@ def run(argv: list[str]) -> int:
     styles.add_argument("--styles", type=int, default=None, metavar="N",
                         help="draw every map in N random styles, <stem>_style<k>.png (the same N for every map)")
     parser.add_argument("--out", required=True, help="folder for the generated PNGs (<label stem>.png)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace <label stem>.png files already in --out (inputs are never written over)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random styles z (default: 0)")
     args = parser.parse_args(argv)
@@ -37,6 +39,6 @@ def run(argv: list[str]) -> int:
 
     for path in sample(args.checkpoint, args.labels, args.out, opt=args.opt, encoder=args.encoder,
                        instances=args.instances, style=args.style, styles=args.styles, device=args.device,
-                       seed=args.seed):
+                       seed=args.seed, overwrite=args.overwrite):
         print(f"wrote {path}")
     return 0
