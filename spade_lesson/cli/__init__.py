@@ -33,6 +33,8 @@ def clear_errors() -> tuple[type[Exception], ...]:
 def one_line(error: BaseException) -> str:
     """The error's message; for one a DataLoader worker raised, the worker's own message, not torch's traceback."""
     message = str(error).strip()
+    if isinstance(error, OSError) and error.strerror:  # "[Errno 28] ..." without the number
+        message = error.strerror + (f": {error.filename}" if error.filename else "")
     if message.startswith("Caught ") and "Original Traceback" in message:  # "Caught X in DataLoader worker ..."
         exception, _, original = message.splitlines()[-1].partition(": ")  # the traceback's "ValueError: message"
         message = original or exception
