@@ -479,8 +479,8 @@ def test_weights_that_became_non_finite_are_never_checkpointed(trained, tmp_path
     good = (out / "checkpoint.pt").read_bytes()
     step = trainer_module.SPADETrainer.step
 
-    def poisoned(self, label, image):
-        losses = step(self, label, image)
+    def poisoned(self, *batch):
+        losses = step(self, *batch)
         if self.steps_done == 4:
             with torch.no_grad():
                 next(self.generator.parameters()).fill_(float("nan"))  # losses of this step were finite
@@ -514,8 +514,8 @@ def _ddp_rank(rank: int, port: int, out: str, results: Any) -> None:
 
     step = trainer_module.SPADETrainer.step
 
-    def nan_on_rank_1(self, label, image):
-        losses = step(self, label, image)
+    def nan_on_rank_1(self, *batch):
+        losses = step(self, *batch)
         if rank == 1 and self.steps_done >= 2:
             losses["G_GAN"] = torch.tensor(float("nan"))
         return losses

@@ -75,7 +75,8 @@ def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, 
     assert main([*common, "--checkpoint", str(tmp_path / "checkpoint.pt"), "--styles", "2"]) == 1
     assert capsys.readouterr().err.startswith("spade-lesson sample: error: --styles N needs a model trained with the "
                                               "style encoder")
-    assert main([*common, "--checkpoint", str(tmp_path / "checkpoint.pt")]) == 0  # plain sampling works
+    plain = ["sample", "--labels", str(scene["map"]), "--out", str(tmp_path / "plain")]
+    assert main([*plain, "--checkpoint", str(tmp_path / "checkpoint.pt")]) == 0  # plain sampling works
     assert main([*common, "--checkpoint", str(SHIPPED), "--styles", "0"]) == 1
     assert "--styles 0: draw at least 1 style per map" in capsys.readouterr().err
     assert main([*common, "--checkpoint", str(SHIPPED), "--style", str(tmp_path / "nope.jpg")]) == 1
