@@ -25,7 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from spade_lesson.atomic import atomic_write, check_folder, remove_stale_temporaries
-from spade_lesson.checkpoints.io import CHECKPOINT_NAME, check_resumable, resumable_state, save_checkpoint, set_rng_state
+from spade_lesson.checkpoints.io import (CHECKPOINT_NAME, check_resumable, resumable_state, save_checkpoint,
+                                         set_rng_state)
 from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
 from spade_lesson.data import load_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
@@ -331,7 +332,7 @@ def _append_log(path: Path, row: dict[str, float]) -> None:
 
 
 def _truncate_log(path: Path, step: int, is_main: bool) -> None:
-    """Drop log rows after the checkpoint's step (all of them for a fresh run) so the log matches the run that goes on."""
+    """Drop log rows after the checkpoint's step (every row for a fresh run): the log matches the run that goes on."""
     if not is_main or not path.is_file():
         return
     rows = [line for line in path.read_text().splitlines() if line.strip()]

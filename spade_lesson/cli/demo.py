@@ -33,7 +33,7 @@ def demo_config(cuda: bool, out: str, steps: int | None, seconds: float) -> Trai
 
 
 def claim(out: Path) -> None:
-    """Make out the demo's: a previous demo's run there is cleared; a run or picture the demo did not make is refused."""
+    """Make out the demo's: an earlier demo's run there is cleared; a run or picture the demo did not make, refused."""
     found = [name for name in (CHECKPOINT_NAME, LOG_NAME, "demo.png", "samples") if (out / name).exists()]
     if found and not (out / MARKER).is_file():
         raise ValueError(f"{out} holds {', '.join(found)} that spade-lesson demo did not make (a training run?): "
