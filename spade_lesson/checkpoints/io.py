@@ -106,7 +106,7 @@ def resumable_state(path: str | os.PathLike) -> dict[str, Any]:
     if missing or "rng" not in state:
         raise ValueError(f"{path} is a slim sampling checkpoint (its EMA generator only, like the shipped "
                          f"landscapes64.pt): it has no {', '.join(missing or ['rng'])} to resume from; train into a "
-                         "new --out (sample from it with spade_lesson.checkpoints.load_networks)")
+                         f"new --out, or draw with it: spade-lesson sample --checkpoint {path}")
     names = {field.name for field in dataclasses.fields(TrainConfig)}
     unknown = {name: value for name, value in state["config"].items() if name not in names}
     if unknown:
