@@ -3,23 +3,21 @@ behaviour), and loses nothing the user had."""
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
 import tracemalloc
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from hostile import png_claiming, truncated
 from PIL import Image
 
 from spade_lesson import atomic
@@ -243,17 +241,6 @@ def sample_args(files: dict[str, Path], *labels: Path, out: Path) -> list[str]:
             "--labels", *map(str, labels or (files["label"],)), "--out", str(out)]
 
 
-def bomb_png(path: Path) -> Path:
-    """A PNG whose header claims 40000 x 40000 pixels (a decompression bomb); its data is a few bytes."""
-    buffer = io.BytesIO()
-    Image.new("L", (1, 1)).save(buffer, format="PNG")
-    data = bytearray(buffer.getvalue())
-    data[16:24] = struct.pack(">II", 40000, 40000)  # IHDR width, height
-    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # the IHDR chunk's CRC over type + data
-    path.write_bytes(bytes(data))
-    return path
-
-
 # ---- sample: never over an input or an existing output; I/O errors ----
 
 def test_sample_refuses_to_write_over_its_input_label(official_files, capsys) -> None:
@@ -299,12 +286,8 @@ def test_sample_out_read_only_is_one_line(official_files, tmp_path, capsys) -> N
 def test_sample_with_a_damaged_label_is_one_line_and_writes_nothing(official_files, tmp_path, capsys,
                                                                     damage) -> None:
     label = official_files["label"]
-    if damage == "truncated":
-        label.write_bytes(label.read_bytes()[:60])
-    elif damage == "zero-byte":
-        label.write_bytes(b"")
-    else:
-        bomb_png(label)
+    data = {"truncated": truncated(label.read_bytes()), "zero-byte": b"", "bomb": png_claiming(40000, 40000)}
+    label.write_bytes(data[damage])
     out = tmp_path / "out"
     refused(capsys, *sample_args(official_files, out=out), parts=(str(label),))
     assert not out.exists() or list(out.iterdir()) == []
