@@ -69,7 +69,7 @@ class LabelMap:
             raise ValueError(f"LabelMap.stroke: size={size!r}; pass a finite brush diameter of at least 1 pixel")
         try:
             xy = np.asarray(points, dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond any float, such as 10**400
             xy = np.zeros((0, 0))
         if xy.ndim != 2 or xy.shape[1] != 2 or len(xy) == 0 or not (np.abs(xy) <= MAX_POINT).all():
             raise ValueError(f"LabelMap.stroke: points must be a non-empty list of finite (x, y) pairs within "

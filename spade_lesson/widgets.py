@@ -83,10 +83,17 @@ def apply_message(labels: LabelMap, content: dict[str, Any]) -> int:
         return labels.stroke(content["points"], class_id=content["class_id"], size=content["size"],
                              continues=bool(content.get("continues", False)))
     if kind == "fill":
-        x = min(max(float(content["x"]), 0.0), labels.width - 1)  # a click on the canvas' very edge counts
-        y = min(max(float(content["y"]), 0.0), labels.height - 1)
+        x, y = (edge(content[name], last) for name, last in (("x", labels.width - 1), ("y", labels.height - 1)))
         return labels.fill(x, y, class_id=content["class_id"])
     raise ValueError(f"canvas message kind={kind!r}: expected 'stroke' or 'fill'")
+
+
+def edge(value: Any, last: float) -> float:
+    """A click's coordinate as a float, moved onto the map's 0..last when it fell just off (the canvas' very edge)."""
+    try:
+        return min(max(float(value), 0.0), last)
+    except OverflowError:  # an int beyond any float, such as 10**400
+        return last if value > 0 else 0.0
 
 
 def image_png(image: torch.Tensor) -> bytes:

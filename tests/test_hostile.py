@@ -91,6 +91,28 @@ def test_a_list_sent_to_the_canvas_is_kept_as_an_error_not_raised() -> None:
     assert (labels.ids == 0).all() and labels.version == 0
 
 
+@pytest.mark.parametrize(("message", "shown"), [
+    (None, "NoneType"),
+    ("stroke", "str"),
+    ({"kind": "stroke", "points": [(10**400, 1)], "class_id": 1, "size": 2}, "finite (x, y) pairs"),
+    ({"kind": "stroke", "points": [(1, 1)], "class_id": 10**400, "size": 2}, "class_id=1000"),
+    ({"kind": "fill", "x": None, "y": 1, "class_id": 1}, "NoneType"),
+])
+def test_hostile_canvas_messages_are_kept_as_one_line_errors(message, shown) -> None:
+    labels = LabelMap(8, 8, 3)
+    canvas = LabelCanvas(labels, PALETTE)
+    assert canvas.handle(message) == 0
+    one_line(canvas.error, shown)
+    assert (labels.ids == 0).all() and labels.version == 0
+
+
+def test_a_fill_click_beyond_any_float_lands_on_the_canvas_edge() -> None:
+    labels = LabelMap(8, 8, 3)
+    canvas = LabelCanvas(labels, PALETTE)
+    assert canvas.handle({"kind": "fill", "x": 10**400, "y": -10**400, "class_id": 2}) == 64
+    assert canvas.error == "" and (labels.ids == 2).all()
+
+
 @pytest.mark.parametrize(("palette", "shown"), [
     ([(300, -1, 0)] * 3, "(300, -1, 0)"),
     ([(0, 0)] * 3, "(0, 0)"),
