@@ -4,20 +4,20 @@ Two model configs:
 - course: the course's GPU preset (course_config): Landscapes-sized 128 x 128, ngf 32, batch 16, VGG loss on;
 - cityscapes: the official Cityscapes setting: 256 x 512, ngf = ndf = 64, 35 classes + instance edges, VGG on.
 Two regimes for each:
-- fp32 eager: float32, NCHW, no compilation, as the official code trains;
-- optimized: bf16 autocast (fp16 before Ampere) + channels_last + torch.compile (autocast and channels_last are
-  CUDA-only in the trainer, so on a CPU this regime is torch.compile alone).
+- fp32 eager: float32 with TF32 off (cuDNN would use TF32 by default from Ampere on), NCHW, no compilation, as
+  the official code trains;
+- optimized: bf16 autocast (fp16 before Ampere) + channels_last + torch.compile, TF32 on (autocast and channels_last
+  are CUDA-only in the trainer, so on a CPU this regime is torch.compile alone).
 Each case runs in its own process (clean peak memory: CUDA max_memory_allocated, or the process's peak RSS on a CPU)
-on random label maps and images. Run: python benchmarks/train_step.py [--quick]; writes
-benchmarks/train_step_<cpu|cuda>.json naming the device.
+on random label maps and images. The JSON records the device, torch, TF32 and thread settings of every case and
+the speed-up of each config (optimized / fp32 eager images per second) from the same run.
+Run: python benchmarks/train_step.py [--quick | --smoke] [--seconds S]; writes benchmarks/train_step_<cpu|cuda>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -26,9 +26,12 @@ from pathlib import Path
 
 import torch
 
-from spade_lesson.notebook import describe_device
-from spade_lesson.atomic import atomic_write
-from spade_lesson.train import SPADETrainer, course_config, idle_cpu_cores
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from environment import environment, set_tf32, tf32_settings, thread_settings  # noqa: E402  (no package)
+
+from spade_lesson.atomic import atomic_write  # noqa: E402
+from spade_lesson.notebook import describe_device  # noqa: E402
+from spade_lesson.train import SPADETrainer, course_config, idle_cpu_cores  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = {
@@ -37,19 +40,30 @@ CONFIGS = {
                                 "no_instance": False, "batch_size": 4},
                    "semantic_nc": 35, "image_size": (256, 512)},  # 35 label ids; the trainer adds the edge channel
 }
+# --smoke: both configs shrunk until a CPU runs a step in seconds, without compilation (proves the script runs)
+SMOKE = {
+    "course": {"settings": {"size": 32, "ngf": 8, "ndf": 8, "spade_hidden": 16, "batch_size": 2, "lambda_vgg": 0.0},
+               "image_size": (32, 32)},
+    "cityscapes": {"settings": {"size": 64, "ngf": 8, "ndf": 8, "spade_hidden": 16, "batch_size": 1,
+                                "lambda_vgg": 0.0}, "image_size": (32, 64)},
+}
 REGIMES = {
-    "fp32 eager": {"amp": "none", "channels_last": False, "compile": False},
-    "optimized": {"amp": "auto", "channels_last": True, "compile": True},
+    "fp32 eager": {"amp": "none", "channels_last": False, "compile": False, "tf32": False},
+    "optimized": {"amp": "auto", "channels_last": True, "compile": True, "tf32": True},
 }
 
 
-def run_case(config_name: str, regime: str, warmup: int, steps: int, batch_size: int | None) -> dict:
+def run_case(config_name: str, regime: str, warmup: int, steps: int, batch_size: int | None,
+             smoke: bool = False) -> dict:
     """Time `steps` training steps after `warmup` ones (compilation happens there) in this process."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
         torch.set_num_threads(idle_cpu_cores())  # threads beyond the idle cores only wait for each other
-    spec = CONFIGS[config_name]
+    spec = {**CONFIGS[config_name], **(SMOKE[config_name] if smoke else {})}
     settings = {**spec["settings"], **REGIMES[regime], "device": device.type}
+    set_tf32(settings.pop("tf32"))
+    if smoke:
+        settings["compile"] = False
     if batch_size is not None:
         settings["batch_size"] = batch_size
     config = course_config(**settings)
@@ -84,8 +98,18 @@ def run_case(config_name: str, regime: str, warmup: int, steps: int, batch_size:
         "images_per_s": round(steps * config.batch_size / seconds, 3),
         "peak_memory_gib": round(peak / 2**30, 3), "peak_memory_kind": peak_kind,
         "finite_losses": all(torch.isfinite(value).item() for value in losses.values()),
-        "device": describe_device(device),
+        "device": describe_device(device), "tf32": tf32_settings(), "threads": thread_settings(),
     }
+
+
+def speedups(results: list[dict]) -> dict[str, float | None]:
+    """Per config: optimized images/s over fp32 eager images/s, from this run (None where a case failed)."""
+    speed = {(r["config"], r["regime"]): r.get("images_per_s") for r in results}
+    ratios = {}
+    for config_name in CONFIGS:
+        eager, optimized = speed.get((config_name, "fp32 eager")), speed.get((config_name, "optimized"))
+        ratios[f"{config_name}: optimized / fp32 eager"] = round(optimized / eager, 2) if eager and optimized else None
+    return ratios
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,45 +117,63 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="1 warm-up + 2 timed steps, batch 1 for the cityscapes config (a CPU smoke run)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny networks, 1 warm-up + 1 timed step, no compilation: proves the script runs")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="time for all cases together; a case still running then is stopped and recorded")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: benchmarks/train_step_<kind>.json)")
     parser.add_argument("--case", nargs=2, metavar=("CONFIG", "REGIME"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available()
-    warmup, steps = (1, 2) if args.quick else (5 if cuda else 2, 20 if cuda else 5)
+    if args.smoke:
+        warmup, steps = 1, 1
+    else:
+        warmup, steps = (1, 2) if args.quick else (5 if cuda else 2, 20 if cuda else 5)
     if args.case:
         config_name, regime = args.case
         batch_size = 1 if args.quick and config_name == "cityscapes" else None
-        print(json.dumps(run_case(config_name, regime, warmup, steps, batch_size)))
+        print(json.dumps(run_case(config_name, regime, warmup, steps, batch_size, smoke=args.smoke)))
         return 0
+    deadline = None if args.seconds is None else time.monotonic() + args.seconds
+    flags = ["--quick"] * args.quick + ["--smoke"] * args.smoke
     results = []
     for config_name in CONFIGS:
         for regime in REGIMES:
-            command = [sys.executable, __file__, "--case", config_name, regime] + (["--quick"] if args.quick else [])
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode != 0:
-                tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
-                results.append({"config": config_name, "regime": regime, "error": tail})
-            else:
-                results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            results.append(run_in_process(config_name, regime, flags, deadline))
             print(json.dumps(results[-1]), flush=True)
-    kind = "cuda" if cuda else "cpu"
+    device = torch.device("cuda" if cuda else "cpu")
     record = {
-        "device": results[0].get("device", kind),
-        "kind": kind.upper(),
+        **environment(device),
         "quick": args.quick,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "load_average_1min": round(os.getloadavg()[0], 1) if hasattr(os, "getloadavg") else None,
-        "date": time.strftime("%Y-%m-%d"),
-        "note": ("random label maps and images; optimized = bf16/fp16 autocast + channels_last + torch.compile on "
-                 "CUDA, torch.compile only on a CPU; the VGG loss runs only where its ImageNet weights are available"),
+        "smoke": args.smoke,
+        "note": ("random label maps and images; optimized = bf16/fp16 autocast + channels_last + torch.compile with "
+                 "TF32 on CUDA, torch.compile only on a CPU; fp32 eager has TF32 off; the VGG loss runs only where "
+                 "its ImageNet weights are available; each case's own settings are in its result"),
+        "ratios": speedups(results),
         "results": results,
     }
-    out = args.out or HERE / f"train_step_{kind}.json"
+    out = args.out or HERE / f"train_step_{device.type}.json"
     with atomic_write(out) as file:
         file.write((json.dumps(record, indent=2) + "\n").encode())
     print(f"wrote {out}")
     return 0
+
+
+def run_in_process(config_name: str, regime: str, flags: list[str], deadline: float | None) -> dict:
+    """One case in a fresh process (clean peak memory), stopped at the deadline; its result or its error."""
+    command = [sys.executable, __file__, "--case", config_name, regime, *flags]
+    timeout = None if deadline is None else deadline - time.monotonic()
+    if timeout is not None and timeout <= 0:
+        return {"config": config_name, "regime": regime, "error": "not run: the --seconds budget was spent"}
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"config": config_name, "regime": regime,
+                "error": f"stopped after {timeout:.0f} s, the rest of the --seconds budget"}
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+        return {"config": config_name, "regime": regime, "error": tail}
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The GPU check (issue 16): on a CUDA machine, within 8 minutes,
+#   1. the one-hot lookup benchmark (plain vs lookup at 9, 151, 182 classes; also checks they agree on CUDA),
+#   2. the train-step benchmark (fp32 eager vs optimized, course and the paper's Cityscapes configuration),
+#   3. a 3-minute training of the course preset (Landscapes 128 px) with sample grids,
+# writing at most 8 files, all directly in OUT_DIR (the device tool returns 8 files, 2 folders deep):
+#   gpu_check.log           everything printed
+#   environment.txt         nvidia-smi, python, torch
+#   onehot_<kind>.json      benchmarks/onehot.py
+#   train_step_<kind>.json  benchmarks/train_step.py
+#   course_losses.jsonl     the training's loss log
+#   course_first.png, course_last.png   its first and last sample grids (label | EMA generated | real)
+#   course_summary.json     steps, seconds, images/s, last losses, the config
+# Usage: benchmarks/gpu_check.sh [--dry-run] OUT_DIR
+#   --dry-run: the same stages on a CPU at toy sizes (about a minute), to prove the script end to end.
+set -uo pipefail
+
+DRY_RUN=0
+if [[ "${1:-}" == "--dry-run" ]]; then DRY_RUN=1; shift; fi
+if [[ $# -ne 1 ]]; then
+    echo "usage: benchmarks/gpu_check.sh [--dry-run] OUT_DIR" >&2
+    exit 2
+fi
+OUT=$1
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PYTHON=${PYTHON:-python3}
+export PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
+mkdir -p "$OUT" || { echo "gpu_check: cannot make OUT_DIR $OUT: pass a writable folder" >&2; exit 2; }
+OUT=$(cd "$OUT" && pwd)
+WORK=$(mktemp -d)  # the training's checkpoints (hundreds of MB) stay out of OUT_DIR
+trap 'rm -rf "$WORK"' EXIT
+exec > >(tee -a "$OUT/gpu_check.log") 2>&1
+cd "$ROOT" || exit 2
+
+TOTAL_S=480        # 8 minutes for everything
+TRAIN_S=180        # the training's own budget (its max_seconds)
+TRAIN_RESERVE_S=230  # the training with its start (data, models) and its last samples
+if [[ $DRY_RUN -eq 1 ]]; then
+    KIND=cpu
+else
+    KIND=cuda
+    if ! "$PYTHON" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then
+        echo "gpu_check: this torch sees no CUDA GPU: run it on a CUDA machine, or pass --dry-run for the CPU smoke"
+        exit 1
+    fi
+fi
+echo "gpu_check: $(date -u +%FT%TZ), ${KIND}, dry_run=${DRY_RUN}, repo $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+
+stage() {  # stage NAME SECONDS COMMAND...: run it under a time limit; a failure is reported, the check goes on
+    local name=$1 limit=$2 started=$SECONDS
+    shift 2
+    echo "== ${name} (limit ${limit} s)"
+    timeout --kill-after=10 "$limit" "$@"
+    local status=$?
+    echo "== ${name}: exit ${status} after $((SECONDS - started)) s"
+}
+
+{
+    nvidia-smi 2>/dev/null || echo "nvidia-smi: not available"
+    "$PYTHON" -c "import platform, torch; print('python', platform.python_version(), '| torch', torch.__version__,
+'| CUDA', torch.version.cuda, '| GPU', torch.cuda.get_device_name() if torch.cuda.is_available() else None)"
+} > "$OUT/environment.txt" 2>&1
+cat "$OUT/environment.txt"
+
+if [[ $DRY_RUN -eq 1 ]]; then
+    stage "one-hot lookup benchmark" 120 "$PYTHON" benchmarks/onehot.py --smoke --out "$OUT/onehot_${KIND}.json"
+    stage "train-step benchmark" 300 "$PYTHON" benchmarks/train_step.py --smoke --seconds 240 \
+        --out "$OUT/train_step_${KIND}.json"
+    TRAIN_SETTINGS='{"size": 32, "ngf": 8, "ndf": 8, "spade_hidden": 16, "n_layers_D": 3, "batch_size": 2,
+                     "steps": 3, "sample_every": 2, "log_every": 1, "checkpoint_every": 3, "lambda_vgg": 0.0,
+                     "device": "cpu"}'
+    TRAIN_LIMIT=240
+else
+    stage "one-hot lookup benchmark" 60 "$PYTHON" benchmarks/onehot.py --out "$OUT/onehot_${KIND}.json"
+    BENCH_S=$((TOTAL_S - SECONDS - TRAIN_RESERVE_S))
+    stage "train-step benchmark" $((BENCH_S + 20)) "$PYTHON" benchmarks/train_step.py --seconds "$BENCH_S" \
+        --out "$OUT/train_step_${KIND}.json"
+    TRAIN_SETTINGS="{\"max_seconds\": ${TRAIN_S}, \"sample_every\": 500, \"log_every\": 10, \"device\": \"cuda\"}"
+    TRAIN_LIMIT=$((TOTAL_S - SECONDS > 60 ? TOTAL_S - SECONDS : 60))
+fi
+
+stage "course training" "$TRAIN_LIMIT" "$PYTHON" - "$WORK/course" "$OUT" "$TRAIN_SETTINGS" <<'PY'
+"""The course preset (course_config) trained for its time budget; its log, first and last samples, a summary."""
+import dataclasses, json, shutil, sys
+from pathlib import Path
+
+from spade_lesson.atomic import atomic_write
+from spade_lesson.train import course_config, train
+
+work, out, settings = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
+config = course_config(out=str(work), **settings)
+print("training", {key: value for key, value in dataclasses.asdict(config).items() if key in settings or key in
+                   ("size", "batch_size", "ngf", "ndf", "amp", "channels_last", "compile")}, flush=True)
+result = train(config)
+shutil.copyfile(result.log, out / "course_losses.jsonl")
+if result.samples:
+    shutil.copyfile(result.samples[0], out / "course_first.png")
+    shutil.copyfile(result.samples[-1], out / "course_last.png")
+summary = {"step": result.step, "seconds": round(result.seconds, 1),
+           "images_per_second": round(result.images_per_second, 1), "losses": result.losses,
+           "samples": [path.name for path in result.samples], "config": dataclasses.asdict(config)}
+with atomic_write(out / "course_summary.json") as file:
+    file.write((json.dumps(summary, indent=2) + "\n").encode())
+print(f"trained {result.step} steps in {result.seconds:.0f} s ({result.images_per_second:.1f} images/s)")
+PY
+
+echo "gpu_check: done in ${SECONDS} s; files in ${OUT}:"
+ls -la "$OUT"

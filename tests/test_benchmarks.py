@@ -1,0 +1,58 @@
+"""benchmarks/gpu_check.sh end to end on the CPU (--dry-run), and its refusal without a GPU."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"
+EXPECTED = {"gpu_check.log", "environment.txt", "onehot_cpu.json", "train_step_cpu.json", "course_losses.jsonl",
+            "course_first.png", "course_last.png", "course_summary.json"}
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None or shutil.which("timeout") is None,
+                                reason="gpu_check.sh needs bash and coreutils' timeout")
+
+
+def run_check(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHON": sys.executable, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=600)
+
+
+def test_dry_run_writes_every_file_the_gpu_run_would(tmp_path):
+    done = run_check("--dry-run", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    out = tmp_path / "out"
+    assert {path.name for path in out.iterdir()} == EXPECTED  # 8 files, no folders: what the device tool returns
+
+    onehot = json.loads((out / "onehot_cpu.json").read_text())
+    assert set(onehot["ratios"]) == {f"{case} @ {classes} classes" for case in ("first conv", "label resizes")
+                                     for classes in (9, 151, 182)}
+    assert all(result["max_abs_diff_out"] < 1e-5 for result in onehot["results"] if result["case"] == "first conv")
+    assert all(result["identical"] for result in onehot["results"] if result["case"] == "label resizes")
+    assert onehot["tf32"]["cudnn_allow_tf32"] is False and onehot["threads"]["torch_threads"] == 1
+
+    steps = json.loads((out / "train_step_cpu.json").read_text())
+    assert [r.get("error") for r in steps["results"]] == [None] * 4, steps["results"]
+    tf32 = {r["regime"]: r["tf32"]["cudnn_allow_tf32"] for r in steps["results"]}
+    assert tf32 == {"fp32 eager": False, "optimized": True}
+    assert all(value is not None for value in steps["ratios"].values())
+
+    summary = json.loads((out / "course_summary.json").read_text())
+    assert summary["step"] == 3 and (out / "course_losses.jsonl").read_text().count("\n") == 3
+    assert (out / "course_last.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
+def test_without_a_gpu_it_says_so_in_one_line(tmp_path):
+    done = run_check(str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "this torch sees no CUDA GPU: run it on a CUDA machine, or pass --dry-run" in done.stdout
+    assert run_check().returncode == 2
