@@ -7,8 +7,9 @@ Cases (each at 9 = Landscapes, 151 = ADE20K and 182 = COCO-Stuff classes):
 - label resizes: what a course generator's SPADE layers need in one forward: the one-hot map and one nearest
   resize of it per SPADE layer (plain), against the ids and one resize per resolution (SegMap.resized).
 ratio = plain time / lookup time (above 1: the lookup is faster), the median over rounds that alternate which path
-runs first (each path repeated within a round to last 0.1 s, 0.2 s on CUDA), with the range over those rounds. On a CPU the clock is this process's CPU time (one thread unless
---threads says otherwise), on CUDA wall time with synchronization. TF32 is off (fp32 throughout).
+runs first (each path repeated within a round to last 0.1 s, 0.2 s on CUDA), with the range over those rounds.
+On a CPU the clock is this process's CPU time (one thread unless --threads says otherwise), on CUDA wall time with
+synchronization. TF32 is off (fp32 throughout).
 Run: python benchmarks/onehot.py [--smoke] [--out PATH]; writes benchmarks/onehot_<cpu|cuda>.json.
 """
 

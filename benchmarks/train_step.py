@@ -6,8 +6,8 @@ Two model configs:
 Two regimes for each:
 - fp32 eager: float32 with TF32 off (cuDNN would use TF32 by default from Ampere on), NCHW, no compilation, as
   the official code trains;
-- optimized: bf16 autocast (fp16 before Ampere) + channels_last + torch.compile, TF32 on (autocast and channels_last
-  are CUDA-only in the trainer, so on a CPU this regime is torch.compile alone).
+- optimized: amp "auto" (bf16 autocast on CUDA from Ampere on, fp16 before; float32 on a CPU) + channels_last +
+  torch.compile, TF32 on.
 Each case runs in its own process (clean peak memory: CUDA max_memory_allocated, or the process's peak RSS on a CPU)
 on random label maps and images. The JSON records the device, torch, TF32 and thread settings of every case and
 the speed-up of each config (optimized / fp32 eager images per second) from the same run.
@@ -146,8 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         **environment(device),
         "quick": args.quick,
         "smoke": args.smoke,
-        "note": ("random label maps and images; optimized = bf16/fp16 autocast + channels_last + torch.compile with "
-                 "TF32 on CUDA, torch.compile only on a CPU; fp32 eager has TF32 off; the VGG loss runs only where "
+        "note": ("random label maps and images; optimized = amp auto (bf16/fp16 autocast on CUDA, float32 on a CPU) "
+                 "+ channels_last + torch.compile, TF32 on; fp32 eager has TF32 off; the VGG loss runs only where "
                  "its ImageNet weights are available; each case's own settings are in its result"),
         "ratios": speedups(results),
         "results": results,

@@ -86,10 +86,10 @@ class TrainConfig:
     decay_start: int | None = setting(None, "from this step the learning rates fall linearly to 0 at steps; "
                                             "None: constant")
     ema_decay: float = setting(0.999, "decay of the generator's exponential moving average (the sampling generator)")
-    amp: str = setting("auto", "autocast dtype on CUDA: auto (bf16 where the GPU has it, else fp16), bf16, fp16, "
-                               "none", choices=AMP_MODES)
-    channels_last: bool = setting(True, "NHWC tensors on CUDA (faster convs with tensor cores); ignored off CUDA",
-                                  flag="--no-channels-last")
+    amp: str = setting("auto", "autocast dtype: auto (on CUDA bf16 where the GPU has it, else fp16; float32 "
+                               "elsewhere), bf16, fp16 (on any device whose torch has them), none", choices=AMP_MODES)
+    channels_last: bool = setting(True, "NHWC tensors (faster convs with tensor cores on CUDA, and with oneDNN on "
+                                        "a CPU)", flag="--no-channels-last")
     compile: bool = setting(False, "torch.compile the generator and discriminator")
     seed: int = setting(0, "seed of the weights, the data order and the noise")
     out: str = setting("runs/train", "output folder: checkpoint.pt, losses.jsonl and samples/")
@@ -99,7 +99,8 @@ class TrainConfig:
                                  "steps")
     max_seconds: float | None = setting(None, "stop (with a checkpoint and samples) after this many minutes",
                                         flag="--max-minutes", scale=60.0)
-    device: str = setting("auto", "auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps; torchrun picks cuda:LOCAL_RANK")
+    device: str = setting("auto", "auto (CUDA, MPS, CPU), cpu, cuda, cuda:1, mps; under torchrun local rank r "
+                                  "takes cuda:r (cuda:N+r from cuda:N)")
     num_workers: int = setting(0, "DataLoader worker processes", flag="--workers")
     resume: bool = setting(False, "continue out/checkpoint.pt exactly where it stopped")
 

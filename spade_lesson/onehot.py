@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import checked_label
+from spade_lesson.runtime import autocast_dtype
 
 
 class SegMap:
@@ -146,19 +147,6 @@ def _pads(padding: str | tuple[int, ...], kernel_size: tuple[int, int],
     return padding[0], padding[0], padding[1], padding[1]
 
 
-def _autocast_dtype(device_type: str) -> torch.dtype | None:
-    """The dtype autocast computes convs in on this device type right now, or None when autocast is off."""
-    try:
-        if torch.is_autocast_enabled(device_type):
-            return torch.get_autocast_dtype(device_type)
-    except TypeError:  # torch < 2.4 takes no device type
-        if device_type == "cuda" and torch.is_autocast_enabled():
-            return torch.get_autocast_gpu_dtype()
-        if device_type == "cpu" and torch.is_autocast_cpu_enabled():
-            return torch.get_autocast_cpu_dtype()
-    return None
-
-
 class _Lookup(torch.autograd.Function):
     """bags (B, K) rows of table (R, C_out) summed per bag, + bias: (B, C_out); the table's gradient by index_add_.
 
@@ -207,7 +195,7 @@ def one_hot_conv2d(segmap: SegMap, weight: torch.Tensor, bias: torch.Tensor | No
     pads = _pads(padding, (kh, kw), dilation)
     bags = segmap.bags((kh, kw), tuple(stride), tuple(dilation), pads, padding_mode)
     c = segmap.num_classes
-    dtype = _autocast_dtype(weight.device.type) or weight.dtype
+    dtype = autocast_dtype(weight.device.type) or weight.dtype
     # table row (i * kw + j) * (c + 1) + k = W[:, k, i, j]; the last row of each offset is zero (all-zero pixels)
     slices = weight[:, :c].to(dtype).permute(2, 3, 1, 0)  # (kh, kw, c, C_out)
     table = torch.cat([slices, slices.new_zeros(kh, kw, 1, out_channels)], dim=2).reshape(-1, out_channels)

@@ -154,23 +154,21 @@ def train(config: TrainConfig, generator: nn.Module | None = None, data: Dataset
     progress: the progress bar.
     """
     out = Path(config.out)
-    rank, world_size, started_group = init_distributed()
+    device = pick_device(config.device)
+    rank, world_size, started_group = init_distributed(device)
     try:
-        return _train(config, out, rank, world_size, generator, data, progress)
+        return _train(config, out, device, rank, world_size, generator, data, progress)
     finally:
         if started_group:
             dist.destroy_process_group()
 
 
-def _train(config: TrainConfig, out: Path, rank: int, world_size: int, generator: nn.Module | None,
-           data: Dataset | None, progress: bool) -> TrainResult:
-    """train() inside the process group (if any): this process is `rank` of `world_size`."""
+def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, world_size: int,
+           generator: nn.Module | None, data: Dataset | None, progress: bool) -> TrainResult:
+    """train() inside the process group (if any): this process is `rank` of `world_size`, on `device`."""
     is_main = rank == 0
     if is_main:
         check_folder(out)
-    device = pick_device(config.device)
-    if world_size > 1 and device.type == "cuda":
-        torch.cuda.set_device(device)
     checkpoint_path, log_path = out / CHECKPOINT_NAME, out / LOG_NAME
     saved = None
     if config.resume:

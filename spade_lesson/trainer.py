@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import sys
+import warnings
 from typing import Any
 
 import torch
@@ -21,7 +23,7 @@ from spade_lesson.encoder import reparameterize
 from spade_lesson.losses import (VGGLoss, discriminator_loss, feature_matching_loss, generator_loss, kl_divergence,
                                  load_vgg19_features)
 from spade_lesson.networks import build_networks, check_memory
-from spade_lesson.runtime import pick_device
+from spade_lesson.runtime import autocast_dtype, ddp_device_ids, pick_device
 from spade_lesson.semantic_input import semantic_input, semantic_nc
 
 
@@ -33,12 +35,44 @@ def learning_rate_factor(step: int, steps: int, decay_start: int | None) -> floa
 
 
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype here: None (fp32) off CUDA or for "none"; "auto" is bf16 from Ampere on, else fp16."""
-    if device.type != "cuda" or amp == "none":
+    """The autocast dtype on this device, None for float32.
+
+    "auto": bf16 on CUDA from Ampere on, fp16 before, float32 elsewhere (a CPU gains from bf16 only with bf16 hardware);
+    "bf16"/"fp16": on any device whose torch autocast has that dtype (fp16 also needs a GradScaler there); where it
+    does not, float32 and one printed line saying so; "none": float32.
+    """
+    if amp == "none" or (amp == "auto" and device.type != "cuda"):
         return None
     if amp == "auto":
         return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+    missing = None if autocast_works(device.type, dtype) else f"no {amp} autocast on {device.type}"
+    if missing is None and dtype == torch.float16 and not grad_scaler_works(device.type):
+        missing = f"no GradScaler on {device.type}, which fp16 needs"
+    if missing is not None:
+        print(f"amp={amp!r}: this torch ({torch.__version__}) has {missing}; training in float32", file=sys.stderr)
+        return None
+    return dtype
+
+
+def autocast_works(device_type: str, dtype: torch.dtype) -> bool:
+    """Whether torch.autocast(device_type, dtype) really turns autocast on here (torch disables it with a warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with torch.autocast(device_type=device_type, dtype=dtype):
+                return autocast_dtype(device_type) == dtype
+        except (RuntimeError, ValueError):
+            return False
+
+
+def grad_scaler_works(device_type: str) -> bool:
+    """Whether torch.amp.GradScaler exists for this device type."""
+    try:
+        torch.amp.GradScaler(device_type)
+    except (RuntimeError, ValueError, AttributeError):
+        return False
+    return True
 
 
 class SPADETrainer:
@@ -55,8 +89,7 @@ class SPADETrainer:
         self.semantic_nc = semantic_nc(label_nc, config.contain_dontcare_label, config.no_instance)
         self.device = device = device if device is not None else pick_device(config.device)
         self.amp_dtype = resolve_amp(config.amp, device)
-        self.memory_format = torch.channels_last if config.channels_last and device.type == "cuda" \
-            else torch.contiguous_format
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         check_memory(config, self.semantic_nc, image_size, device, generator)
         nets = build_networks(config, self.semantic_nc, image_size, generator)
         self.generator, self.discriminator, self.encoder = nets["G"], nets["D"], nets.get("E")
@@ -68,7 +101,7 @@ class SPADETrainer:
         # *_run: what the step calls (DDP-wrapped when distributed, compiled when asked); d_local skips DDP's all-reduce
         self.g_run, self.d_run, self.e_run = self.generator, self.discriminator, self.encoder
         if distributed:
-            ids = [device.index] if device.type == "cuda" else None
+            ids = ddp_device_ids(device)
             self.g_run = nn.parallel.DistributedDataParallel(self.generator, device_ids=ids)
             self.d_run = nn.parallel.DistributedDataParallel(self.discriminator, device_ids=ids)
             if self.encoder is not None:
@@ -86,8 +119,8 @@ class SPADETrainer:
         self.opt_G = torch.optim.Adam(g_params, lr=config.lr_G, betas=betas)
         self.opt_D = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr_D, betas=betas)
         fp16 = self.amp_dtype == torch.float16
-        self.scaler_G = torch.amp.GradScaler("cuda", enabled=fp16)  # fp16 needs loss scaling; bf16 does not
-        self.scaler_D = torch.amp.GradScaler("cuda", enabled=fp16)
+        self.scaler_G = torch.amp.GradScaler(device.type, enabled=fp16)  # fp16 needs loss scaling; bf16 does not
+        self.scaler_D = torch.amp.GradScaler(device.type, enabled=fp16)
         self.vgg = None
         if config.lambda_vgg > 0:
             features = load_vgg19_features()
@@ -102,10 +135,10 @@ class SPADETrainer:
         return nets
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Mixed precision on CUDA when configured, else nothing."""
+        """Mixed precision in amp_dtype on this device when configured, else nothing."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def semantic(self, label: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor:
         """label: (N, H, W) ids, instance: (N, H, W) ids or None -> the networks' input m (N, semantic_nc, H, W)."""

@@ -7,15 +7,30 @@ import random
 import numpy as np
 import pytest
 import torch
+import torch.distributed as dist
 
-from spade_lesson.runtime import idle_cpu_cores, init_distributed, pick_device, seed_everything
+from spade_lesson.runtime import ddp_device_ids, idle_cpu_cores, init_distributed, pick_device, seed_everything
+
+
+def fake_gpus(monkeypatch, count: int, local_rank: int | None = None, processes: int | None = None) -> list:
+    """Pretend torch sees `count` GPUs, in torchrun process `local_rank` of `processes`; records set_device calls."""
+    for name in ("LOCAL_RANK", "LOCAL_WORLD_SIZE", "WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    if local_rank is not None:
+        monkeypatch.setenv("LOCAL_RANK", str(local_rank))
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", str(processes))
+        monkeypatch.setenv("WORLD_SIZE", str(processes))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: count)
+    current = []
+    monkeypatch.setattr(torch.cuda, "set_device", current.append)
+    return current
 
 
 def test_device_preference_is_cuda_then_mps_then_cpu(monkeypatch):
-    monkeypatch.delenv("LOCAL_RANK", raising=False)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert pick_device() == torch.device("cuda")
-    monkeypatch.setenv("LOCAL_RANK", "1")  # under torchrun: this process's GPU
+    fake_gpus(monkeypatch, 2)
+    assert pick_device() == torch.device("cuda", 0)
+    fake_gpus(monkeypatch, 2, local_rank=1, processes=2)  # under torchrun: this process's GPU
     assert pick_device("auto") == torch.device("cuda", 1)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
@@ -58,4 +73,58 @@ def test_idle_cores_are_between_one_and_all(monkeypatch):
 
 def test_a_single_process_starts_no_process_group(monkeypatch):
     monkeypatch.delenv("WORLD_SIZE", raising=False)
-    assert init_distributed() == (0, 1, False)
+    assert init_distributed(torch.device("cpu")) == (0, 1, False)
+
+
+@pytest.mark.parametrize("name", ["auto", "cuda", "cuda:0"])
+def test_under_torchrun_each_rank_gets_its_own_gpu(monkeypatch, name):
+    devices = []
+    for rank in range(4):
+        fake_gpus(monkeypatch, 4, local_rank=rank, processes=4)
+        devices.append(pick_device(name))
+    assert devices == [torch.device("cuda", rank) for rank in range(4)]
+    assert [ddp_device_ids(device) for device in devices] == [[0], [1], [2], [3]]  # never [None]
+
+
+def test_cuda_n_under_torchrun_counts_from_gpu_n(monkeypatch):
+    fake_gpus(monkeypatch, 4, local_rank=1, processes=2)
+    assert pick_device("cuda:2") == torch.device("cuda", 3)
+    fake_gpus(monkeypatch, 4)  # one process: cuda:N is GPU N
+    assert pick_device("cuda:3") == torch.device("cuda", 3) and pick_device("cuda") == torch.device("cuda", 0)
+
+
+def test_more_processes_than_gpus_is_one_line(monkeypatch):
+    fake_gpus(monkeypatch, 2, local_rank=0, processes=4)
+    with pytest.raises(ValueError, match=r"4 processes on this machine needs GPUs 0..3, but torch sees 2 GPUs: "
+                                         r"start torchrun with --nproc_per_node 2"):
+        pick_device("auto")
+    fake_gpus(monkeypatch, 4, local_rank=0, processes=2)
+    with pytest.raises(ValueError, match=r"needs GPUs 3..4, but torch sees 4 GPUs"):
+        pick_device("cuda:3")
+    fake_gpus(monkeypatch, 2)
+    with pytest.raises(ValueError, match=r"device='cuda:5' is not available: this machine has 2 cuda device"):
+        pick_device("cuda:5")
+
+
+def test_fewer_processes_than_gpus_is_a_note_from_the_first_rank(monkeypatch, capsys):
+    fake_gpus(monkeypatch, 4, local_rank=0, processes=2)
+    assert pick_device("cuda") == torch.device("cuda", 0)
+    assert "2 processes on this machine use GPUs 0..1 of the 4 torch sees" in capsys.readouterr().err
+    fake_gpus(monkeypatch, 4, local_rank=1, processes=2)
+    pick_device("cuda")
+    assert capsys.readouterr().err == ""
+
+
+def test_the_process_group_starts_on_this_rank_gpu(monkeypatch):
+    current = fake_gpus(monkeypatch, 2, local_rank=1, processes=2)
+    backends = []
+    monkeypatch.setattr(dist, "is_initialized", lambda: False)
+    monkeypatch.setattr(dist, "init_process_group", backends.append)
+    monkeypatch.setattr(dist, "get_rank", lambda: 1)
+    device = pick_device("cuda")
+    assert init_distributed(device) == (1, 2, True)
+    assert current == [torch.device("cuda", 1)] and backends == ["nccl"]
+    assert init_distributed(torch.device("cpu")) == (1, 2, True) and backends[-1] == "gloo"  # CPU ranks: gloo
+    with pytest.raises(ValueError, match="has no GPU index"):
+        ddp_device_ids(torch.device("cuda"))
+    assert ddp_device_ids(torch.device("cpu")) is None

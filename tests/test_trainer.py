@@ -1,12 +1,15 @@
-"""spade_lesson.trainer: the lr schedule, AMP off CUDA, and training a generator it is given."""
+"""spade_lesson.trainer: the lr schedule, AMP, channels-last and compile on the CPU, a generator it is given."""
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 import torch
 
 from spade_lesson.baselines import BaselineGenerator
 from spade_lesson.config import fast_config
+from spade_lesson import trainer as trainer_module
 from spade_lesson.trainer import SPADETrainer, learning_rate_factor, resolve_amp
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
@@ -17,9 +20,68 @@ def test_learning_rate_decays_linearly_to_zero():
     assert learning_rate_factor(9, 10, None) == 1.0
 
 
-def test_autocast_is_for_cuda_only():
-    assert resolve_amp("auto", torch.device("cpu")) is None
-    assert resolve_amp("bf16", torch.device("cpu")) is None
+LABEL, IMAGE = torch.randint(0, 9, (2, 32, 32), generator=torch.Generator().manual_seed(0)), \
+    torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1
+
+
+def first_step(**settings) -> tuple[SPADETrainer, dict[str, torch.Tensor]]:
+    """A fast-preset trainer (seed 0) and the losses of its first step on a fixed batch."""
+    torch.manual_seed(0)
+    trainer = SPADETrainer(fast_config(**settings), 9)
+    return trainer, trainer.step(LABEL, IMAGE)
+
+
+def test_amp_is_an_option_on_every_device_torch_supports(monkeypatch, capsys):
+    cpu = torch.device("cpu")
+    assert resolve_amp("auto", cpu) is None and resolve_amp("none", cpu) is None  # auto: float32 off CUDA
+    assert resolve_amp("bf16", cpu) == torch.bfloat16
+    monkeypatch.setattr(trainer_module, "autocast_works", lambda device_type, dtype: False)
+    assert resolve_amp("bf16", cpu) is None
+    assert capsys.readouterr().err.strip().endswith("has no bf16 autocast on cpu; training in float32")
+
+
+def test_bf16_autocast_runs_the_networks_in_bf16_on_cpu():
+    trainer, losses = first_step(amp="bf16")
+    seen = []
+    trainer.generator.conv_img.register_forward_hook(lambda module, args, out: seen.append(out.dtype))
+    trainer.step(LABEL, IMAGE)
+    assert seen == [torch.bfloat16] and trainer.generator.conv_img.weight.dtype == torch.float32
+    _, reference = first_step(amp="none")
+    for key, value in losses.items():  # the same step in float32, to bf16's precision
+        torch.testing.assert_close(value, reference[key], rtol=0.05, atol=0.05)
+
+
+def test_channels_last_on_cpu_changes_the_layout_not_the_step():
+    trainer, losses = first_step(channels_last=True)
+    assert trainer.memory_format == torch.channels_last
+    assert trainer.generator.conv_img.weight.is_contiguous(memory_format=torch.channels_last)
+    _, reference = first_step(channels_last=False)
+    for key, value in losses.items():
+        torch.testing.assert_close(value, reference[key], rtol=1e-4, atol=1e-5)
+
+
+def test_fp16_runs_with_a_grad_scaler_on_cpu():
+    if resolve_amp("fp16", torch.device("cpu")) is None:
+        pytest.skip(f"torch {torch.__version__} has no fp16 autocast or GradScaler on the CPU")
+    trainer, losses = first_step(amp="fp16")
+    assert trainer.amp_dtype == torch.float16 and trainer.scaler_G.is_enabled() and trainer.scaler_D.is_enabled()
+    assert all(torch.isfinite(value) for value in losses.values())
+    state = trainer.state_dict()
+    assert state["scaler_G"]["scale"] > 0  # the loss scale a checkpoint carries
+    trainer.load_state_dict(state)
+
+
+def test_compile_is_a_cpu_option_too(monkeypatch):
+    # aot_eager: dynamo's tracing and AOTAutograd (what every device shares) without a C++ build, in ~40 s
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    try:
+        trainer, losses = first_step(compile=True)
+    except Exception as error:  # noqa: BLE001  (dynamo's failures have no common type)
+        pytest.skip(f"torch.compile cannot run here: {type(error).__name__}: {str(error).splitlines()[0]}")
+    assert trainer.g_run is not trainer.generator
+    _, reference = first_step(compile=False)
+    for key, value in losses.items():
+        torch.testing.assert_close(value, reference[key], rtol=1e-4, atol=1e-5)
 
 
 def test_the_trainer_trains_the_generator_it_is_given():
