@@ -5,7 +5,10 @@ Cases (each at 9 = Landscapes, 151 = ADE20K and 182 = COCO-Stuff classes):
   (weight and bias gradients, the upstream gradient in NCHW); the lookup's bags are built once per resolution
   and step and shared by the SPADE layers there, so they are timed apart (bags_ms);
 - label resizes: what a course generator's SPADE layers need in one forward: the one-hot map and one nearest
-  resize of it per SPADE layer (plain), against the ids and one resize per resolution (SegMap.resized).
+  resize of it per SPADE layer (as before this path existed), against the ids and one resize per resolution;
+- G+D step: one whole SPADETrainer.step (D, then G, then the EMA) at the course's 128 px, ngf = ndf = 32, SPADE
+  hidden 128, 2 x 4-layer discriminators, no VGG, fp32, with one_hot_lookup off (plain convs over the one-hot map,
+  which the generator now also resizes once per resolution) against on.
 ratio = plain time / lookup time (above 1: the lookup is faster), the median over rounds that alternate which path
 runs first (each path repeated within a round to last 0.1 s, 0.2 s on CUDA), with the range over those rounds.
 On a CPU the clock is this process's CPU time (one thread unless --threads says otherwise), on CUDA wall time with
@@ -34,6 +37,7 @@ from spade_lesson.atomic import atomic_write  # noqa: E402
 from spade_lesson.data import one_hot  # noqa: E402
 from spade_lesson.generator import decoder_plan, latent_size  # noqa: E402
 from spade_lesson.onehot import OneHotConv2d, SegMap  # noqa: E402
+from spade_lesson.train import SPADETrainer, course_config  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CLASSES = (9, 151, 182)
@@ -122,6 +126,28 @@ def label_resizes(classes: int, batch: int, size: int, device: torch.device, rou
             **compare(plain, lookup, rounds, min_seconds, clock), "identical": same}
 
 
+def gd_step(classes: int, batch: int, size: int, device: torch.device, rounds: int, min_seconds: float,
+            clock: Callable[[], float]) -> dict[str, object]:
+    """One whole training step (D, then G, then the EMA) of the same trainer, one_hot_lookup off against on."""
+    settings = {"size": size, "batch_size": batch, "ngf": 32, "ndf": 32, "spade_hidden": 128, "num_D": 2,
+                "n_layers_D": 4, "lambda_vgg": 0.0, "amp": "none", "compile": False, "device": str(device)}
+    trainers = {}
+    for lookup in (False, True):
+        torch.manual_seed(0)
+        trainers[lookup] = SPADETrainer(course_config(**settings, one_hot_lookup=lookup), classes, device=device)
+    generator = torch.Generator().manual_seed(classes)
+    label = torch.randint(0, classes, (batch, size, size), generator=generator)
+    image = torch.rand(batch, 3, size, size, generator=generator) * 2 - 1
+    first = {lookup: trainer.step(label, image) for lookup, trainer in trainers.items()}  # same weights, same batch
+    config = trainers[True].config
+    return {"case": "G+D step", "classes": classes, "batch": batch, "size": size, "ngf": config.ngf,
+            "ndf": config.ndf, "spade_hidden": config.spade_hidden, "num_D": config.num_D,
+            "n_layers_D": config.n_layers_D, "channels_last": config.channels_last, "vgg_loss": False,
+            **compare(lambda: trainers[False].step(label, image), lambda: trainers[True].step(label, image),
+                      rounds, min_seconds, clock),
+            "max_abs_diff_first_losses": max(float((first[True][k] - first[False][k]).abs()) for k in first[True])}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run every case at 9, 151 and 182 classes and write one JSON with the environment and every ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -135,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     clock = make_clock(device)
     if args.smoke:
-        batch, size, rounds, min_seconds = 1, 32, 1, 0.0
+        plans = {case: (2, 32, 1, 0.0) for case in CASES}
+    elif device.type == "cuda":
+        plans = {first_conv: (16, 128, 7, 0.2), label_resizes: (16, 128, 7, 0.2), gd_step: (16, 128, 5, 0.5)}
     else:
-        batch, size, rounds, min_seconds = (16, 128, 7, 0.2) if device.type == "cuda" else (4, 128, 5, 0.1)
+        plans = {first_conv: (4, 128, 5, 0.1), label_resizes: (4, 128, 5, 0.1), gd_step: (4, 128, 3, 0.0)}
     results = []
-    for case in (first_conv, label_resizes):
+    for case in CASES:
+        batch, size, rounds, min_seconds = plans[case]
         for classes in CLASSES:
             results.append(case(classes, batch, size, device, rounds, min_seconds, clock))
             print(json.dumps(results[-1]), flush=True)
@@ -157,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {out}")
     return 0
 
+
+CASES = (first_conv, label_resizes, gd_step)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -22,6 +22,7 @@ from torch import nn
 
 from spade_lesson.generator import UPSAMPLING_LAYERS, SPADEGenerator, decoder_plan, latent_size
 from spade_lesson.layers import maybe_spectral, norm_layer
+from spade_lesson.onehot import OneHotConv2d, SegMap
 
 AFFINE_NORMS = ("batch", "instance")  # ordinary norms with one learned scale and shift per channel
 
@@ -69,7 +70,7 @@ class BaselineGenerator(nn.Module):
         self.start_height, self.start_width = latent_size(crop_size, aspect_ratio, num_upsampling_layers)
         self.plan = decoder_plan(ngf, num_upsampling_layers)
         self.widths = encoder_widths(ngf, num_upsampling_layers)
-        self.fc = nn.Conv2d(semantic_nc, self.widths[0], kernel_size=3, padding=1)
+        self.fc = OneHotConv2d(semantic_nc, self.widths[0], kernel_size=3, padding=1)  # an nn.Conv2d, also on ids
         for level, (in_channels, out_channels) in enumerate(zip(self.widths, self.widths[1:])):
             self.add_module(f"down_{level}", nn.Sequential(
                 norm_layer(norm, in_channels, affine=True, choices=AFFINE_NORMS), nn.LeakyReLU(0.2),
@@ -79,9 +80,9 @@ class BaselineGenerator(nn.Module):
                                                             spectral=spectral))
         self.conv_img = nn.Conv2d(self.plan[-1].out_channels, 3, kernel_size=3, padding=1)
 
-    def forward(self, semantic: torch.Tensor, z: None = None) -> torch.Tensor:
-        """semantic: (N, semantic_nc, H, W) one-hot -> image (N, 3, H_out, W_out) in [-1, 1]."""
-        if semantic.dim() != 4 or semantic.shape[1] != self.semantic_nc:
+    def forward(self, semantic: torch.Tensor | SegMap, z: None = None) -> torch.Tensor:
+        """semantic: (N, semantic_nc, H, W) one-hot or a SegMap -> image (N, 3, H_out, W_out) in [-1, 1]."""
+        if len(semantic.shape) != 4 or semantic.shape[1] != self.semantic_nc:
             raise ValueError(f"semantic has shape {tuple(semantic.shape)}: expected (N, {self.semantic_nc}, H, W), "
                              "the one-hot label map (spade_lesson.data.one_hot)")
         x = self.fc(semantic)  # the full-resolution map, the only place it enters

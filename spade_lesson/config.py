@@ -91,6 +91,10 @@ class TrainConfig:
     channels_last: bool = setting(True, "NHWC tensors (faster convs with tensor cores on CUDA, and with oneDNN on "
                                         "a CPU)", flag="--no-channels-last")
     compile: bool = setting(False, "torch.compile the generator and discriminator")
+    one_hot_lookup: bool = setting(True, "convs that read the one-hot label map sum the weight slices of each pixel's "
+                                         "class (spade_lesson.onehot: the same result, faster with many classes); off: "
+                                         "plain convs over the one-hot tensor, as the official code",
+                                   flag="--no-one-hot-lookup")
     seed: int = setting(0, "seed of the weights, the data order and the noise")
     out: str = setting("runs/train", "output folder: checkpoint.pt, losses.jsonl and samples/")
     checkpoint_every: int = setting(500, "steps between checkpoints")

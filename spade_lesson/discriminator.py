@@ -12,7 +12,9 @@ with get_intermediate_features=False only [logits].
 get_intermediate_features=True)`: num_D NLayerDiscriminators (discriminator_0, ...), scale k sees x average-pooled
 k times (3x3, stride 2, padding 1, padding not counted).
 in_channels = semantic_nc + 3 (label map and image concatenated).
-forward(x) -> list (one per scale) of lists of features, last = logits.
+forward(x) -> list (one per scale) of lists of features, last = logits. x may be a SegMap (the label map's ids with the
+image as extra channels, SegMap.with_extra): the first scale's first conv then sums weight slices (spade_lesson.onehot),
+the coarser scales average-pool its dense form.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.layers import conv_norm
+from spade_lesson.onehot import OneHotConv2d, SegMap
 
 
 class NLayerDiscriminator(nn.Module):
@@ -35,8 +38,8 @@ class NLayerDiscriminator(nn.Module):
         self.get_intermediate_features = get_intermediate_features
         padding = 2  # ceil((4 - 1) / 2), as the official code
         width = ndf
-        layers = [nn.Sequential(nn.Conv2d(in_channels, width, kernel_size=4, stride=2, padding=padding),
-                                nn.LeakyReLU(0.2))]
+        first = OneHotConv2d(in_channels, width, kernel_size=4, stride=2, padding=padding)  # an nn.Conv2d, also on ids
+        layers = [nn.Sequential(first, nn.LeakyReLU(0.2))]
         for n in range(1, n_layers_D):
             previous, width = width, min(width * 2, 512)
             stride = 1 if n == n_layers_D - 1 else 2
@@ -46,8 +49,8 @@ class NLayerDiscriminator(nn.Module):
         for n, layer in enumerate(layers):
             self.add_module(f"model{n}", layer)
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """x: (N, in_channels, H, W) -> every layer's output (or only [logits]), logits (N, 1, h, w) last."""
+    def forward(self, x: torch.Tensor | SegMap) -> list[torch.Tensor]:
+        """x: (N, in_channels, H, W) or a SegMap -> every layer's output (or only [logits]), logits last."""
         features = []
         for layer in self.children():
             x = layer(x)
@@ -69,15 +72,16 @@ class MultiscaleDiscriminator(nn.Module):
                 in_channels, n_layers_D=n_layers_D, ndf=ndf, spectral=spectral, norm=norm,
                 get_intermediate_features=get_intermediate_features))
 
-    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
+    def forward(self, x: torch.Tensor | SegMap) -> list[list[torch.Tensor]]:
         """x: (N, in_channels, H, W) (label map and image concatenated) -> per scale, the features, logits last."""
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
+        if len(x.shape) != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"x has shape {tuple(x.shape)}: expected (N, {self.in_channels}, H, W), "
                              "torch.cat([semantic, image], dim=1)")
         outputs = []
         for discriminator in self.children():
             outputs.append(discriminator(x))
-            x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+            dense = x.dense() if isinstance(x, SegMap) else x  # an average of one-hot vectors is no longer one-hot
+            x = F.avg_pool2d(dense, kernel_size=3, stride=2, padding=1, count_include_pad=False)
         return outputs
 
 

@@ -54,19 +54,31 @@ class SegMap:
         return self.num_classes + (0 if self.extra is None else self.extra.shape[1])
 
     @property
+    def device(self) -> torch.device:
+        """Where the ids (and extra channels) live."""
+        return self.ids.device
+
+    @property
     def shape(self) -> torch.Size:
         """The dense map's shape (N, channels, H, W)."""
         n, h, w = self.ids.shape
         return torch.Size((n, self.channels, h, w))
 
-    def dense(self, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-        """The map as a dense tensor (N, channels, H, W): one-hot channels (all-zero where id = num_classes), extra."""
+    def dense(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """The map as a dense tensor (N, channels, H, W): one-hot channels (all-zero where id = num_classes), extra.
+
+        dtype: default float32, or the extra channels' dtype where that is wider (as torch.cat would promote).
+        """
+        if dtype is None:
+            dtype = torch.float32 if self.extra is None else torch.promote_types(torch.float32, self.extra.dtype)
         one_hot = F.one_hot(self.ids, self.num_classes + 1)[..., : self.num_classes].permute(0, 3, 1, 2).to(dtype)
         return one_hot if self.extra is None else torch.cat([one_hot, self.extra.to(dtype)], dim=1)
 
     def with_extra(self, extra: torch.Tensor) -> SegMap:
         """This map with `extra` (N, E, H, W) appended after its channels: torch.cat([m, extra], dim=1)."""
-        return SegMap(self.ids, self.num_classes, extra if self.extra is None else torch.cat([self.extra, extra], 1))
+        joined = SegMap(self.ids, self.num_classes, extra if self.extra is None else torch.cat([self.extra, extra], 1))
+        joined._bags = self._bags  # the same ids: the same bags
+        return joined
 
     @staticmethod
     def cat(maps: Sequence[SegMap]) -> SegMap:
@@ -115,6 +127,25 @@ class SegMap:
                        + (i * kw + j) * (self.num_classes + 1) for i in range(kh) for j in range(kw)]
             self._bags[key] = torch.stack(shifted, dim=-1).reshape(n * h_out * w_out, kh * kw)
         return self._bags[key]
+
+
+def resized(segmap: torch.Tensor | SegMap, size: Sequence[int]) -> torch.Tensor | SegMap:
+    """The label map at (height, width) by nearest neighbour: a SegMap's kept resize, or F.interpolate of a tensor."""
+    if isinstance(segmap, SegMap):
+        return segmap.resized(size)
+    if tuple(segmap.shape[2:]) == tuple(size):
+        return segmap
+    return F.interpolate(segmap, size=tuple(size), mode="nearest")
+
+
+def cat_channels(segmap: torch.Tensor | SegMap, extra: torch.Tensor) -> torch.Tensor | SegMap:
+    """torch.cat([segmap, extra], dim=1) for a one-hot tensor or a SegMap (the discriminator's label map + image)."""
+    return segmap.with_extra(extra) if isinstance(segmap, SegMap) else torch.cat([segmap, extra], dim=1)
+
+
+def cat_batch(maps: Sequence[torch.Tensor | SegMap]) -> torch.Tensor | SegMap:
+    """torch.cat(maps, dim=0) for one-hot tensors or SegMaps."""
+    return SegMap.cat(maps) if isinstance(maps[0], SegMap) else torch.cat(list(maps), dim=0)
 
 
 def _padded_coordinates(size: int, before: int, after: int, padding_mode: str,

@@ -23,6 +23,7 @@ from spade_lesson.encoder import reparameterize
 from spade_lesson.losses import (VGGLoss, discriminator_loss, feature_matching_loss, generator_loss, kl_divergence,
                                  load_vgg19_features)
 from spade_lesson.networks import build_networks, check_memory
+from spade_lesson.onehot import SegMap, cat_batch, cat_channels
 from spade_lesson.runtime import autocast_dtype, ddp_device_ids, pick_device
 from spade_lesson.semantic_input import semantic_input, semantic_nc
 
@@ -83,7 +84,7 @@ class SPADETrainer:
                  generator: nn.Module | None = None) -> None:
         """label_nc: classes of the label maps (the dataset's num_classes); image_size: (H, W), default
         config.image_size; device: default pick_device(config.device); generator: the generator to train (anything with
-        forward(semantic, z=None)), default SPADE's."""
+        forward(semantic, z=None), semantic a SegMap, or the dense map with one_hot_lookup=False), default SPADE's."""
         self.config = config
         self.label_nc = label_nc
         self.semantic_nc = semantic_nc(label_nc, config.contain_dontcare_label, config.no_instance)
@@ -140,14 +141,15 @@ class SPADETrainer:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
-    def semantic(self, label: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor:
-        """label: (N, H, W) ids, instance: (N, H, W) ids or None -> the networks' input m (N, semantic_nc, H, W)."""
+    def semantic(self, label: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor | SegMap:
+        """label: (N, H, W) ids, instance: (N, H, W) ids or None -> the networks' input m (N, semantic_nc, H, W): a
+        SegMap with one_hot_lookup (its resizes and lookups are kept for this step), else the dense map."""
         label = label.to(self.device, non_blocking=True)
         if instance is not None:
             instance = instance.to(self.device, non_blocking=True)
         semantic = semantic_input(label, self.label_nc, self.config.contain_dontcare_label, self.config.no_instance,
-                                  instance)
-        return semantic.contiguous(memory_format=self.memory_format)
+                                  instance, lookup=self.config.one_hot_lookup)
+        return semantic if isinstance(semantic, SegMap) else semantic.contiguous(memory_format=self.memory_format)
 
     def set_learning_rates(self, step: int) -> None:
         """Apply the linear decay of both learning rates for this step (TTUR keeps their ratio)."""
@@ -175,7 +177,7 @@ class SPADETrainer:
 
         self.discriminator.requires_grad_(True)
         with self.autocast():
-            pair = torch.cat([torch.cat([semantic, fake.detach()], dim=1), torch.cat([semantic, real], dim=1)])
+            pair = cat_batch([cat_channels(semantic, fake.detach()), cat_channels(semantic, real)])
             outputs = self.d_run(pair)  # fakes and reals in one batch, as the official code
             d_fake = [[f[: len(real)] for f in scale] for scale in outputs]
             d_real = [[f[len(real):] for f in scale] for scale in outputs]
@@ -187,9 +189,9 @@ class SPADETrainer:
 
         self.discriminator.requires_grad_(False)  # G's step needs gradients through D, not for it
         with self.autocast():
-            g_fake = self.d_local(torch.cat([semantic, fake], dim=1))  # D itself: nothing to all-reduce
+            g_fake = self.d_local(cat_channels(semantic, fake))  # D itself: nothing to all-reduce
             with torch.no_grad():
-                g_real = self.d_local(torch.cat([semantic, real], dim=1))
+                g_real = self.d_local(cat_channels(semantic, real))
             losses["G_GAN"] = generator_loss(g_fake, config.gan_mode)
             losses["G_feat"] = config.lambda_feat * feature_matching_loss(g_fake, g_real)  # lambda_FM * L_FM
             if self.vgg is not None:

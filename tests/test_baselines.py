@@ -9,6 +9,7 @@ from torch import nn
 
 from spade_lesson.baselines import BaselineGenerator, BaselineResnetBlock, count_parameters, matching_ngf
 from spade_lesson.generator import SPADEGenerator
+from spade_lesson.onehot import SegMap
 
 
 def _semantic(n: int, classes: int, size: int) -> torch.Tensor:
@@ -92,3 +93,11 @@ def test_matching_ngf_is_within_ten_percent_of_the_spade_generator(config: dict)
     assert abs(baseline - spade) / spade < 0.10
     for neighbour in (ngf - 1, ngf + 1):
         assert abs(_count_on_meta(BaselineGenerator, **{**config, "ngf": neighbour}) - spade) >= abs(baseline - spade)
+
+
+def test_a_segmap_gives_the_one_hot_maps_image() -> None:
+    torch.manual_seed(0)
+    generator = BaselineGenerator(semantic_nc=5, ngf=4, crop_size=64, spectral=False).double()
+    label = torch.randint(5, (2, 64, 64))
+    segmap = SegMap.from_labels(label, 5)
+    torch.testing.assert_close(generator(segmap), generator(segmap.dense(torch.float64)), rtol=1e-9, atol=1e-9)

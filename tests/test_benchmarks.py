@@ -33,10 +33,12 @@ def test_dry_run_writes_every_file_the_gpu_run_would(tmp_path):
     assert {path.name for path in out.iterdir()} == EXPECTED  # 8 files, no folders: what the device tool returns
 
     onehot = json.loads((out / "onehot_cpu.json").read_text())
-    assert set(onehot["ratios"]) == {f"{case} @ {classes} classes" for case in ("first conv", "label resizes")
-                                     for classes in (9, 151, 182)}
+    cases = ("first conv", "label resizes", "G+D step")
+    assert set(onehot["ratios"]) == {f"{case} @ {classes} classes" for case in cases for classes in (9, 151, 182)}
     assert all(result["max_abs_diff_out"] < 1e-5 for result in onehot["results"] if result["case"] == "first conv")
     assert all(result["identical"] for result in onehot["results"] if result["case"] == "label resizes")
+    gd_steps = [result for result in onehot["results"] if result["case"] == "G+D step"]
+    assert all(result["max_abs_diff_first_losses"] < 1e-4 for result in gd_steps)
     assert onehot["tf32"]["cudnn_allow_tf32"] is False and onehot["threads"]["torch_threads"] == 1
 
     steps = json.loads((out / "train_step_cpu.json").read_text())

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from spade_lesson.data import one_hot
 from spade_lesson.discriminator import MultiscaleDiscriminator, NLayerDiscriminator, check_depth
+from spade_lesson.onehot import SegMap
 
 
 def test_every_scale_returns_every_feature_with_logits_last() -> None:
@@ -92,3 +96,24 @@ def test_check_depth_names_the_deepest_patchgan_whose_layers_still_shrink_the_ma
         check_depth((32, 32), num_D=1, n_layers_D=7)
     features = NLayerDiscriminator(4, n_layers_D=6, ndf=2)(torch.zeros(1, 4, 32, 32))
     assert [f.shape[-1] for f in features[:5]] == [17, 9, 5, 3, 2]
+
+
+def test_a_segmap_with_the_image_gives_the_dense_pairs_features_and_gradients() -> None:
+    torch.manual_seed(0)
+    label = torch.randint(6, (2, 32, 32))
+    label[1, 3:9, 4:20] = 255  # don't care: all-zero one-hot vectors
+    image = torch.randn(2, 3, 32, 32, dtype=torch.float64)
+    images = [image.clone().requires_grad_(), image.clone().requires_grad_()]
+    twins = [MultiscaleDiscriminator(in_channels=6 + 3, num_D=2, n_layers_D=3, ndf=4).double()]
+    twins.append(copy.deepcopy(twins[0]))  # the same spectral-norm vectors u for both (a forward updates them)
+    pairs = [torch.cat([one_hot(label, 6).double(), images[0]], dim=1),
+             SegMap.from_labels(label, 6).with_extra(images[1])]
+    results = []
+    for discriminator, pair, image in zip(twins, pairs, images):
+        outputs = discriminator(pair)
+        sum(feature.square().sum() for scale in outputs for feature in scale).backward()
+        features = [feature for scale in outputs for feature in scale]
+        results.append((features, image.grad, [parameter.grad for parameter in discriminator.parameters()]))
+    (plain, plain_image, plain_params), (lookup, lookup_image, lookup_params) = results
+    for a, b in zip(lookup + [lookup_image] + lookup_params, plain + [plain_image] + plain_params):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-9)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spade_lesson.data import instance_edges
 from spade_lesson.generator import SPADEGenerator, SPADEResnetBlock, decoder_plan, latent_size
+from spade_lesson.onehot import SegMap
 
 SMALL = {"ngf": 2, "spade_hidden": 8}
 
@@ -122,3 +126,38 @@ def test_resblock_matches_its_definition() -> None:
                                                       segmap), 0.2))
     expected = block.conv_s(block.norm_s(x, segmap)) + residual
     assert torch.allclose(block(x, segmap), expected, atol=1e-6)
+
+
+def test_a_segmap_gives_the_one_hot_maps_image_and_gradients() -> None:
+    label = torch.randint(6, (2, 64, 64), generator=torch.Generator().manual_seed(1))
+    label[0, :5] = 255  # don't care: all-zero one-hot vectors
+    edges = instance_edges(label % 4).double()  # a dense extra channel after the one-hot ones, as official inputs
+    segmap = SegMap.from_labels(label, 6).with_extra(edges)
+    torch.manual_seed(0)
+    generator = SPADEGenerator(7, crop_size=64, **SMALL).double()
+    outputs, grads = [], []
+    twins = [generator, copy.deepcopy(generator)]  # the same spectral-norm vectors u for both (a forward updates them)
+    for generator, semantic in zip(twins, (segmap.dense(), segmap)):
+        image = generator(semantic)
+        image.square().sum().backward()
+        outputs.append(image)
+        grads.append([parameter.grad.clone() for parameter in generator.parameters()])
+    torch.testing.assert_close(outputs[1], outputs[0], rtol=1e-9, atol=1e-9)
+    for lookup, plain in zip(*grads[::-1]):
+        torch.testing.assert_close(lookup, plain, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("lookup", [False, True])
+def test_the_label_map_is_resized_once_per_resolution(monkeypatch: pytest.MonkeyPatch, lookup: bool) -> None:
+    interpolate, sizes = F.interpolate, []
+
+    def counting(input: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+        if input.shape[1] == (1 if lookup else 5):  # the ids (one channel) or the one-hot map, not activations
+            sizes.append(tuple(kwargs["size"]))
+        return interpolate(input, *args, **kwargs)
+
+    monkeypatch.setattr(F, "interpolate", counting)
+    label = torch.randint(5, (2, 64, 64), generator=torch.Generator().manual_seed(0))
+    semantic = SegMap.from_labels(label, 5) if lookup else F.one_hot(label, 5).permute(0, 3, 1, 2).float()
+    SPADEGenerator(5, crop_size=64, **SMALL)(semantic)
+    assert sizes == [(2, 2), (4, 4), (8, 8), (16, 16), (32, 32)]  # not once per SPADE layer (19 times)

@@ -14,6 +14,7 @@ from spade_lesson import official
 from spade_lesson.cli import main
 from spade_lesson.encoder import ConvEncoder
 from spade_lesson.generator import SPADEGenerator
+from spade_lesson.onehot import SegMap
 
 REFERENCE = Path(__file__).parent / "data" / "official_spade_facades_small.pt"
 
@@ -56,6 +57,18 @@ def test_discriminator_reproduces_the_official_logits_and_feature_shapes(referen
     for scale, (logits, shapes) in zip(outputs, expected):
         assert [list(feature.shape) for feature in scale] == [list(shape) for shape in shapes]
         assert (scale[-1] - logits).abs().max().item() < 1e-5
+
+
+def test_the_lookup_path_reproduces_the_official_networks(reference: dict) -> None:
+    segmap = SegMap.from_labels(reference["inputs"]["label"], reference["options"]["label_nc"])
+    generator = official.load("G", reference["G_state_dict"], reference["options"])
+    discriminator = official.load("D", reference["D_state_dict"], reference["options"])
+    with torch.no_grad():
+        fake = generator(segmap)
+        logits = [scale[-1] for scale in discriminator(segmap.with_extra(reference["outputs"]["fake"]))]
+    assert (fake - reference["outputs"]["fake"]).abs().max().item() < 1e-5
+    for scale, expected in zip(logits, reference["outputs"]["D_logits"]):
+        assert (scale - expected).abs().max().item() < 1e-5
 
 
 def test_load_returns_eval_mode_networks(reference: dict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from spade_lesson.onehot import SegMap
 from spade_lesson.semantic_input import semantic_input, semantic_nc
 
 
@@ -52,3 +53,15 @@ def test_an_instance_map_of_another_size_is_one_clear_line() -> None:
     with pytest.raises(ValueError, match=r"instance map has shape \(1, 4, 4\) but the label map \(1, 2, 3\)"):
         semantic_input(torch.zeros(1, 2, 3, dtype=torch.long), 2, no_instance=False,
                        instance=torch.zeros(1, 4, 4, dtype=torch.long))
+
+
+@pytest.mark.parametrize(("dontcare", "no_instance"), [(False, True), (True, False), (False, False)])
+def test_the_lookup_form_is_the_same_map(dontcare: bool, no_instance: bool) -> None:
+    generator = torch.Generator().manual_seed(1)
+    label = torch.randint(0, 4, (2, 9, 7), generator=generator)
+    label[1, 3:] = 255
+    instance = torch.randint(0, 3, (2, 9, 7), generator=generator) * 1000 + label
+    options = {"contain_dontcare_label": dontcare, "no_instance": no_instance, "instance": instance}
+    segmap = semantic_input(label, 4, lookup=True, **options)
+    assert isinstance(segmap, SegMap) and segmap.shape[1] == semantic_nc(4, dontcare, no_instance)
+    assert torch.equal(segmap.dense(), semantic_input(label, 4, **options))

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spade_lesson.onehot import SegMap
 from spade_lesson.spade import SPADE
 
 REFERENCE = Path(__file__).parent / "data" / "official_spade_facades_small.pt"
@@ -84,3 +85,19 @@ def test_official_weights_load_by_name_and_match_the_paper_formula() -> None:
     beta = F.conv2d(hidden, state["mlp_beta.weight"], state["mlp_beta.bias"], padding=1)
     expected = normalized * (1 + gamma) + beta
     assert (spade(x, segmap) - expected).abs().max().item() < 1e-5
+
+
+def test_a_segmap_gives_the_one_hot_maps_result_and_gradients() -> None:
+    torch.manual_seed(0)
+    spade = SPADE(norm_nc=6, label_nc=5, hidden=16).double()
+    label = torch.randint(5, (2, 32, 32))
+    segmap = SegMap.from_labels(label, 5)
+    x = torch.randn(2, 6, 16, 16, dtype=torch.float64)  # the map is resized to x's 16 x 16 first
+    results = []
+    for semantic in (segmap.dense(torch.float64), segmap):
+        spade.zero_grad()
+        out = spade(x, semantic)
+        out.square().sum().backward()
+        results.append([out] + [parameter.grad.clone() for parameter in spade.parameters()])
+    for lookup, plain in zip(results[1], results[0]):
+        torch.testing.assert_close(lookup, plain, rtol=1e-9, atol=1e-9)

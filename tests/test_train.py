@@ -276,7 +276,7 @@ def test_a_tiny_more_2_to_1_configuration_trains_with_dontcare_and_instance_edge
     assert trainer.semantic_nc == 5 and trainer.generator.output_size == (64, 128)  # 3 classes + don't care + edges
     assert all(instance is not None for instance in seen)  # the dataset's instance maps reached the input
     item = data[0]
-    m = trainer.semantic(item["label"][None], item["instance"][None])
+    m = trainer.semantic(item["label"][None], item["instance"][None]).dense()  # a SegMap (one_hot_lookup)
     assert torch.equal(m[0, 3], (item["label"] == 255).float())
     assert m[0, 4, 30, 8 + 19:8 + 21].tolist() == [1.0, 1.0]  # the edge between the two cars, which one-hot lacks
     with Image.open(result.samples[-1]) as grid:

@@ -93,3 +93,15 @@ def test_the_trainer_trains_the_generator_it_is_given():
     before = generator.conv_img.weight.detach().clone()
     trainer.step(torch.randint(0, 9, (2, 32, 32)), torch.rand(2, 3, 32, 32) * 2 - 1)
     assert not torch.equal(before, generator.conv_img.weight)
+
+
+def test_the_lookup_step_is_the_plain_step():
+    lookup, losses = first_step(one_hot_lookup=True)
+    plain, reference = first_step(one_hot_lookup=False)
+    for key, value in losses.items():
+        torch.testing.assert_close(value, reference[key], rtol=1e-4, atol=1e-5)
+    for name in ("G", "D"):  # the step's gradients (Adam's first step, ~lr * sign(g), would magnify rounding)
+        pairs = list(zip(lookup.networks()[name].parameters(), plain.networks()[name].parameters()))
+        scale = max(float(b.grad.abs().max()) for _, b in pairs)  # biases before a norm get ~0 gradients: rounding
+        for a, b in pairs:
+            torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale)

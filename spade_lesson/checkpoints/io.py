@@ -24,7 +24,7 @@ from spade_lesson.trainer import SPADETrainer
 CHECKPOINT_NAME = "checkpoint.pt"
 # Fields a resumed run may change; every other field shapes the models or the data and must match the checkpoint.
 RESUMABLE_CHANGES = ("steps", "decay_start", "checkpoint_every", "sample_every", "log_every", "max_seconds", "compile",
-                     "device", "num_workers", "resume", "out", "init_type", "init_variance")
+                     "one_hot_lookup", "device", "num_workers", "resume", "out", "init_type", "init_variance")
 
 
 def rng_state() -> dict[str, Any]:
