@@ -14,7 +14,7 @@ k times (3x3, stride 2, padding 1, padding not counted).
 in_channels = semantic_nc + 3 (label map and image concatenated).
 forward(x) -> list (one per scale) of lists of features, last = logits. x may be a SegMap (the label map's ids with the
 image as extra channels, SegMap.with_extra): the first scale's first conv then sums weight slices (spade_lesson.onehot),
-the coarser scales average-pool its dense form.
+the coarser scales read its average-pooled dense form (SegMap.avg_pool2d).
 """
 
 from __future__ import annotations
@@ -80,8 +80,10 @@ class MultiscaleDiscriminator(nn.Module):
         outputs = []
         for discriminator in self.children():
             outputs.append(discriminator(x))
-            dense = x.dense() if isinstance(x, SegMap) else x  # an average of one-hot vectors is no longer one-hot
-            x = F.avg_pool2d(dense, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+            if isinstance(x, SegMap):  # an average of one-hot vectors is no longer one-hot: dense from here on
+                x = x.avg_pool2d(kernel_size=3, stride=2, padding=1)
+            else:
+                x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
         return outputs
 
 

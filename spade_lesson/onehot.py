@@ -74,6 +74,32 @@ class SegMap:
         one_hot = F.one_hot(self.ids, self.num_classes + 1)[..., : self.num_classes].permute(0, 3, 1, 2).to(dtype)
         return one_hot if self.extra is None else torch.cat([one_hot, self.extra.to(dtype)], dim=1)
 
+    def avg_pool2d(self, kernel_size: int, stride: int, padding: int) -> torch.Tensor:
+        """F.avg_pool2d(self.dense(), kernel_size, stride, padding, count_include_pad=False), made at the pooled size.
+
+        Each output pixel's one-hot part is the share of each class among the window's pixels inside the map: the
+        ids add 1 / (pixels inside) to their class's channel, one window offset at a time (no full-size dense map).
+        """
+        n, height, width = self.ids.shape
+        edge = self.num_classes  # padding counts as the all-zero id, and not in the divisor
+        padded = F.pad(self.ids, (padding, padding, padding, padding), value=edge)
+        h_out = (height + 2 * padding - kernel_size) // stride + 1
+        w_out = (width + 2 * padding - kernel_size) // stride + 1
+        dtype = torch.float32 if self.extra is None else torch.promote_types(torch.float32, self.extra.dtype)
+        inside = F.avg_pool2d(torch.ones(1, 1, height, width, dtype=dtype, device=self.device), kernel_size, stride,
+                              padding, count_include_pad=True) * kernel_size**2  # pixels of each window inside
+        share = (1 / inside).expand(n, 1, h_out, w_out)
+        pooled = torch.zeros(n, self.num_classes + 1, h_out, w_out, dtype=dtype, device=self.device)
+        for i in range(kernel_size):
+            for j in range(kernel_size):
+                window = padded[:, i: i + (h_out - 1) * stride + 1: stride, j: j + (w_out - 1) * stride + 1: stride]
+                pooled.scatter_add_(1, window[:, None], share)
+        pooled = pooled[:, : self.num_classes]
+        if self.extra is None:
+            return pooled
+        extra = F.avg_pool2d(self.extra, kernel_size, stride, padding, count_include_pad=False)
+        return torch.cat([pooled, extra.to(dtype)], dim=1)
+
     def with_extra(self, extra: torch.Tensor) -> SegMap:
         """This map with `extra` (N, E, H, W) appended after its channels: torch.cat([m, extra], dim=1)."""
         joined = SegMap(self.ids, self.num_classes, extra if self.extra is None else torch.cat([self.extra, extra], 1))

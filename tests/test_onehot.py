@@ -143,3 +143,13 @@ def test_autocast_bf16_on_cpu_matches_the_autocast_conv():
     torch.testing.assert_close(out.float(), expected.float(), rtol=2e-2, atol=2e-2)
     out.float().sum().backward()
     assert conv.weight.grad.dtype == torch.float32 and torch.isfinite(conv.weight.grad).all()
+
+
+@pytest.mark.parametrize(("kernel_size", "stride", "padding"), [(3, 2, 1), (2, 2, 0), (3, 1, 1)])
+def test_avg_pool2d_is_that_of_the_dense_map(kernel_size, stride, padding):
+    segmap = random_map(182, 3, torch.float64)  # with all-zero pixels and extra channels (they keep their gradient)
+    expected = F.avg_pool2d(segmap.dense(), kernel_size, stride, padding, count_include_pad=False)
+    pooled = segmap.avg_pool2d(kernel_size, stride, padding)
+    torch.testing.assert_close(pooled, expected, rtol=1e-12, atol=1e-12)
+    (grad,) = torch.autograd.grad(pooled.sum(), segmap.extra)
+    torch.testing.assert_close(grad, torch.autograd.grad(expected.sum(), segmap.extra)[0])
