@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1, help="torch threads on a CPU (default 1)")
     parser.add_argument("--out", type=Path, default=None, help="JSON path (default: benchmarks/onehot_<kind>.json)")
     args = parser.parse_args(argv)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
     set_tf32(False)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)

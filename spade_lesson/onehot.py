@@ -6,8 +6,10 @@ pixel's class. `SegMap` holds m as class ids (N, H, W) instead of (N, C, H, W) f
 after the one-hot ones: instance edges, or the image beside the label map in the discriminator); `OneHotConv2d`
 is an nn.Conv2d (same `weight`, `bias`, so official checkpoints load by name) whose forward takes either the dense
 tensor (the plain conv) or a SegMap (the lookups, one F.embedding_bag over the kernel's k*k offsets).
-`SegMap.resized(size)` resizes the ids once per resolution (nearest, as F.interpolate on the one-hot map) and keeps
-the result, so a generator's SPADE layers at one resolution share one resize per step.
+`resized(segmap, size)` resizes either kind (nearest, as F.interpolate on the one-hot map); a SegMap resizes its ids
+once per size and keeps the result, so the SPADE layers at one resolution share one resize per step.
+`SegMap.avg_pool2d` is the discriminator's pooling between scales; `cat_channels`, `cat_batch` are torch.cat for
+either kind.
 """
 
 from __future__ import annotations
