@@ -2,13 +2,15 @@
 
 Cases (each at 9 = Landscapes, 151 = ADE20K and 182 = COCO-Stuff classes):
 - first conv: SPADE's mlp_shared conv (classes -> 128, 3 x 3) on a batch of 128 x 128 maps, forward + backward
-  (weight and bias gradients, the upstream gradient in NCHW); the lookup's bags are built once per resolution
-  and step and shared by the SPADE layers there, so they are timed apart (bags_ms);
+  (weight and bias gradients, the upstream gradient in NCHW), the plain conv against the lookups alone (at every
+  class count: this is where LOOKUP_MIN_CLASSES comes from); the lookup's bags are built once per resolution and
+  step and shared by the SPADE layers there, so they are timed apart (bags_ms);
 - label resizes: what a course generator's SPADE layers need in one forward: the one-hot map and one nearest
   resize of it per SPADE layer (as before this path existed), against the ids and one resize per resolution;
 - G+D step: one whole SPADETrainer.step (D, then G, then the EMA) at the course's 128 px, ngf = ndf = 32, SPADE
   hidden 128, 2 x 4-layer discriminators, no VGG, fp32, with one_hot_lookup off (plain convs over the one-hot map,
-  which the generator now also resizes once per resolution) against on.
+  which the generator now also resizes once per resolution) against on (lookups from LOOKUP_MIN_CLASSES classes,
+  the plain conv over the SegMap's dense form below).
 ratio = plain time / lookup time (above 1: the lookup is faster), the median over rounds that alternate which path
 runs first (each path repeated within a round to last 0.1 s, 0.2 s on CUDA), with the range over those rounds.
 On a CPU the clock is this process's CPU time (one thread unless --threads says otherwise), on CUDA wall time with
@@ -36,7 +38,7 @@ from environment import environment, set_tf32  # noqa: E402  (benchmarks/ is no 
 from spade_lesson.atomic import atomic_write  # noqa: E402
 from spade_lesson.data import one_hot  # noqa: E402
 from spade_lesson.generator import decoder_plan, latent_size  # noqa: E402
-from spade_lesson.onehot import OneHotConv2d, SegMap  # noqa: E402
+from spade_lesson.onehot import LOOKUP_MIN_CLASSES, OneHotConv2d, SegMap, one_hot_conv2d  # noqa: E402
 from spade_lesson.train import SPADETrainer, course_config  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -75,7 +77,7 @@ def compare(plain: Callable[[], object], lookup: Callable[[], object], rounds: i
 
 def first_conv(classes: int, batch: int, size: int, device: torch.device, rounds: int, min_seconds: float,
                clock: Callable[[], float]) -> dict[str, object]:
-    """SPADE's first conv, plain (F.conv2d on the one-hot map) against the lookup, forward + backward."""
+    """SPADE's first conv, plain (F.conv2d on the one-hot map) against the lookups alone, forward + backward."""
     torch.manual_seed(classes)
     conv = OneHotConv2d(classes, 128, kernel_size=3, padding=1).to(device)
     label = torch.randint(0, classes, (batch, size, size), device=device)
@@ -85,7 +87,8 @@ def first_conv(classes: int, batch: int, size: int, device: torch.device, rounds
 
     def step(x: torch.Tensor | SegMap) -> tuple[torch.Tensor, torch.Tensor]:
         conv.zero_grad(set_to_none=True)
-        out = conv(x)
+        # the lookups at every class count (OneHotConv2d itself takes the plain conv below LOOKUP_MIN_CLASSES)
+        out = conv(x) if isinstance(x, torch.Tensor) else one_hot_conv2d(x, conv.weight, conv.bias, padding=(1, 1))
         out.backward(upstream)
         return out.detach(), conv.weight.grad
 
@@ -177,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         "clock": "wall time, CUDA synchronized" if device.type == "cuda" else "process CPU time",
         "smoke": args.smoke,
         "note": "ratio = plain / lookup time (above 1: the lookup path is faster); random label maps",
+        "lookup_min_classes": LOOKUP_MIN_CLASSES,
         "ratios": {f"{r['case']} @ {r['classes']} classes": r["ratio"] for r in results},
         "results": results,
     }

@@ -5,7 +5,8 @@ c(y + i, x + j) of each pixel in the window contributes, so the sum over c is on
 pixel's class. `SegMap` holds m as class ids (N, H, W) instead of (N, C, H, W) floats (plus any dense channels
 after the one-hot ones: instance edges, or the image beside the label map in the discriminator); `OneHotConv2d`
 is an nn.Conv2d (same `weight`, `bias`, so official checkpoints load by name) whose forward takes either the dense
-tensor (the plain conv) or a SegMap (the lookups, one F.embedding_bag over the kernel's k*k offsets).
+tensor (the plain conv) or a SegMap (the lookups, one F.embedding_bag over the kernel's k*k offsets, from
+LOOKUP_MIN_CLASSES classes on; with fewer, the plain conv over the map's dense form is faster).
 `resized(segmap, size)` resizes either kind (nearest, as F.interpolate on the one-hot map); a SegMap resizes its ids
 once per size and keeps the result, so the SPADE layers at one resolution share one resize per step.
 `SegMap.avg_pool2d` is the discriminator's pooling between scales; `cat_channels`, `cat_batch` are torch.cat for
@@ -42,6 +43,7 @@ class SegMap:
         self.extra = extra
         self._resized: dict[tuple[int, int], SegMap] = {}
         self._bags: dict[tuple, torch.Tensor] = {}
+        self._dense: dict[torch.dtype, torch.Tensor] = {}
 
     @classmethod
     def from_labels(cls, label: torch.Tensor, num_classes: int, dontcare: bool = False) -> SegMap:
@@ -69,12 +71,16 @@ class SegMap:
     def dense(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """The map as a dense tensor (N, channels, H, W): one-hot channels (all-zero where id = num_classes), extra.
 
-        dtype: default float32, or the extra channels' dtype where that is wider (as torch.cat would promote).
+        dtype: default float32, or the extra channels' dtype where that is wider (as torch.cat would promote). Kept
+        (the layers at one resolution share it). Laid out channels-last.
         """
         if dtype is None:
             dtype = torch.float32 if self.extra is None else torch.promote_types(torch.float32, self.extra.dtype)
-        one_hot = F.one_hot(self.ids, self.num_classes + 1)[..., : self.num_classes].permute(0, 3, 1, 2).to(dtype)
-        return one_hot if self.extra is None else torch.cat([one_hot, self.extra.to(dtype)], dim=1)
+        if dtype not in self._dense:
+            one_hot = F.one_hot(self.ids, self.num_classes + 1)[..., : self.num_classes].permute(0, 3, 1, 2)
+            one_hot = one_hot.to(dtype)
+            self._dense[dtype] = one_hot if self.extra is None else torch.cat([one_hot, self.extra.to(dtype)], dim=1)
+        return self._dense[dtype]
 
     def avg_pool2d(self, kernel_size: int, stride: int, padding: int) -> torch.Tensor:
         """F.avg_pool2d(self.dense(), kernel_size, stride, padding, count_include_pad=False), made at the pooled size.
@@ -275,13 +281,21 @@ def one_hot_conv2d(segmap: SegMap, weight: torch.Tensor, bias: torch.Tensor | No
     return out
 
 
+# Below this many classes torch's conv over the one-hot map beats the lookups on a CPU: the conv's cost grows with the
+# classes, the lookups' does not (benchmarks/onehot_cpu.json: SPADE's first conv 0.7x as fast as lookups at 9 classes,
+# 3.8x at 151; they meet near 20).
+LOOKUP_MIN_CLASSES = 24
+
+
 class OneHotConv2d(nn.Conv2d):
-    """nn.Conv2d whose forward also takes a SegMap, then computed as lookups (same result, same parameters)."""
+    """nn.Conv2d whose forward also takes a SegMap: as lookups from LOOKUP_MIN_CLASSES classes on (same result)."""
 
     def forward(self, input: torch.Tensor | SegMap) -> torch.Tensor:
         """input: (N, in_channels, H, W) dense, or a SegMap of in_channels channels -> (N, out_channels, H', W')."""
         if not isinstance(input, SegMap):
             return super().forward(input)
+        if input.num_classes < LOOKUP_MIN_CLASSES:
+            return super().forward(input.dense())  # few classes: the plain conv, on the map's kept dense form
         if self.groups != 1:
             raise ValueError(f"OneHotConv2d: groups={self.groups}; a SegMap input needs groups=1")
         return one_hot_conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,

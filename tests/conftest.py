@@ -13,3 +13,9 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def lookups_always(monkeypatch):
+    """OneHotConv2d takes the lookup path at any class count (it takes the plain conv below LOOKUP_MIN_CLASSES)."""
+    monkeypatch.setattr("spade_lesson.onehot.LOOKUP_MIN_CLASSES", 1)

@@ -95,6 +95,7 @@ def test_matching_ngf_is_within_ten_percent_of_the_spade_generator(config: dict)
         assert abs(_count_on_meta(BaselineGenerator, **{**config, "ngf": neighbour}) - spade) >= abs(baseline - spade)
 
 
+@pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
 def test_a_segmap_gives_the_one_hot_maps_image() -> None:
     torch.manual_seed(0)
     generator = BaselineGenerator(semantic_nc=5, ngf=4, crop_size=64, spectral=False).double()

@@ -98,6 +98,7 @@ def test_check_depth_names_the_deepest_patchgan_whose_layers_still_shrink_the_ma
     assert [f.shape[-1] for f in features[:5]] == [17, 9, 5, 3, 2]
 
 
+@pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
 def test_a_segmap_with_the_image_gives_the_dense_pairs_features_and_gradients() -> None:
     torch.manual_seed(0)
     label = torch.randint(6, (2, 32, 32))

@@ -128,6 +128,7 @@ def test_resblock_matches_its_definition() -> None:
     assert torch.allclose(block(x, segmap), expected, atol=1e-6)
 
 
+@pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
 def test_a_segmap_gives_the_one_hot_maps_image_and_gradients() -> None:
     label = torch.randint(6, (2, 64, 64), generator=torch.Generator().manual_seed(1))
     label[0, :5] = 255  # don't care: all-zero one-hot vectors

@@ -59,6 +59,7 @@ def test_discriminator_reproduces_the_official_logits_and_feature_shapes(referen
         assert (scale[-1] - logits).abs().max().item() < 1e-5
 
 
+@pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
 def test_the_lookup_path_reproduces_the_official_networks(reference: dict) -> None:
     segmap = SegMap.from_labels(reference["inputs"]["label"], reference["options"]["label_nc"])
     generator = official.load("G", reference["G_state_dict"], reference["options"])

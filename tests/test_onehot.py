@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 
 from spade_lesson.data import one_hot
+from spade_lesson import onehot
 from spade_lesson.onehot import OneHotConv2d, SegMap
 
 # (kernel_size, stride, padding, padding_mode, extra channels): the convs where the networks meet a one-hot map
@@ -20,6 +21,7 @@ CONVS = {
     "even kernel same": (4, 1, "same", "zeros", 2),
 }
 TOLERANCE = {torch.float32: {"rtol": 1e-4, "atol": 1e-4}, torch.float64: {"rtol": 1e-10, "atol": 1e-10}}
+pytestmark = pytest.mark.usefixtures("lookups_always")  # tests/conftest.py: the lookups at 9 classes too
 
 
 def random_map(num_classes: int, extra: int, dtype: torch.dtype, seed: int = 0) -> SegMap:
@@ -153,3 +155,14 @@ def test_avg_pool2d_is_that_of_the_dense_map(kernel_size, stride, padding):
     torch.testing.assert_close(pooled, expected, rtol=1e-12, atol=1e-12)
     (grad,) = torch.autograd.grad(pooled.sum(), segmap.extra)
     torch.testing.assert_close(grad, torch.autograd.grad(expected.sum(), segmap.extra)[0])
+
+
+def test_below_lookup_min_classes_the_plain_conv_runs(monkeypatch):
+    monkeypatch.setattr(onehot, "LOOKUP_MIN_CLASSES", 24)
+    looked_up = []
+    monkeypatch.setattr(onehot, "one_hot_conv2d", lambda segmap, *args: looked_up.append(segmap.num_classes))
+    few = SegMap(torch.randint(0, 23, (1, 5, 5)), 23)
+    conv = OneHotConv2d(23, 4, 3, padding=1)
+    torch.testing.assert_close(conv(few), F.conv2d(few.dense(), conv.weight, conv.bias, padding=1))
+    OneHotConv2d(24, 4, 3, padding=1)(SegMap(torch.randint(0, 24, (1, 5, 5)), 24))
+    assert looked_up == [24]  # 23 classes: the plain conv; 24: the lookups

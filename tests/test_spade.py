@@ -87,6 +87,7 @@ def test_official_weights_load_by_name_and_match_the_paper_formula() -> None:
     assert (spade(x, segmap) - expected).abs().max().item() < 1e-5
 
 
+@pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
 def test_a_segmap_gives_the_one_hot_maps_result_and_gradients() -> None:
     torch.manual_seed(0)
     spade = SPADE(norm_nc=6, label_nc=5, hidden=16).double()

@@ -95,6 +95,7 @@ def test_the_trainer_trains_the_generator_it_is_given():
     assert not torch.equal(before, generator.conv_img.weight)
 
 
+@pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
 def test_the_lookup_step_is_the_plain_step():
     lookup, losses = first_step(one_hot_lookup=True)
     plain, reference = first_step(one_hot_lookup=False)
