@@ -88,8 +88,8 @@ class TrainConfig:
     ema_decay: float = setting(0.999, "decay of the generator's exponential moving average (the sampling generator)")
     amp: str = setting("auto", "autocast dtype: auto (on CUDA bf16 where the GPU has it, else fp16; float32 "
                                "elsewhere), bf16, fp16 (on any device whose torch has them), none", choices=AMP_MODES)
-    channels_last: bool = setting(True, "NHWC tensors (faster convs with tensor cores on CUDA, and with oneDNN on "
-                                        "a CPU)", flag="--no-channels-last")
+    channels_last: bool = setting(True, "NHWC tensors on every device (faster convs with tensor cores on CUDA; "
+                                        "about as fast as NCHW on a CPU)", flag="--no-channels-last")
     compile: bool = setting(False, "torch.compile the generator and discriminator")
     one_hot_lookup: bool = setting(True, "convs that read the one-hot label map sum the weight slices of each pixel's "
                                          "class (spade_lesson.onehot: the same result, faster with many classes); off: "

@@ -86,7 +86,8 @@ class SegMap:
         """F.avg_pool2d(self.dense(), kernel_size, stride, padding, count_include_pad=False), made at the pooled size.
 
         Each output pixel's one-hot part is the share of each class among the window's pixels inside the map: the
-        ids add 1 / (pixels inside) to their class's channel, one window offset at a time (no full-size dense map).
+        ids count their class, one window offset at a time, then the counts are divided by the pixels inside (the
+        same sum and division as F.avg_pool2d, so the same bits), with no full-size dense map.
         """
         n, height, width = self.ids.shape
         edge = self.num_classes  # padding counts as the all-zero id, and not in the divisor
@@ -96,13 +97,13 @@ class SegMap:
         dtype = torch.float32 if self.extra is None else torch.promote_types(torch.float32, self.extra.dtype)
         inside = F.avg_pool2d(torch.ones(1, 1, height, width, dtype=dtype, device=self.device), kernel_size, stride,
                               padding, count_include_pad=True) * kernel_size**2  # pixels of each window inside
-        share = (1 / inside).expand(n, 1, h_out, w_out)
-        pooled = torch.zeros(n, self.num_classes + 1, h_out, w_out, dtype=dtype, device=self.device)
+        one = torch.ones(n, 1, h_out, w_out, dtype=dtype, device=self.device)
+        counts = torch.zeros(n, self.num_classes + 1, h_out, w_out, dtype=dtype, device=self.device)
         for i in range(kernel_size):
             for j in range(kernel_size):
                 window = padded[:, i: i + (h_out - 1) * stride + 1: stride, j: j + (w_out - 1) * stride + 1: stride]
-                pooled.scatter_add_(1, window[:, None], share)
-        pooled = pooled[:, : self.num_classes]
+                counts.scatter_add_(1, window[:, None], one)
+        pooled = counts[:, : self.num_classes] / inside
         if self.extra is None:
             return pooled
         extra = F.avg_pool2d(self.extra, kernel_size, stride, padding, count_include_pad=False)
