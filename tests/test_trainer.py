@@ -80,7 +80,7 @@ def test_compile_is_a_cpu_option_too(monkeypatch):
         pytest.skip(f"torch.compile cannot run here: {type(error).__name__}: {str(error).splitlines()[0]}")
     assert trainer.g_run is not trainer.generator
     _, reference = first_step(compile=False)
-    # compiled graphs round differently; BatchNorm over 2 values (the fast preset's 1 x 1 start map at batch 2) magnifies it
+    # compiled graphs round differently; a BatchNorm over 2 values (1 x 1 start map, batch 2) magnifies it
     for key, value in losses.items():
         torch.testing.assert_close(value, reference[key], rtol=1e-2, atol=1e-3)
 
