@@ -283,8 +283,8 @@ def one_hot_conv2d(segmap: SegMap, weight: torch.Tensor, bias: torch.Tensor | No
 
 
 # Below this many classes torch's conv over the one-hot map beats the lookups on a CPU: the conv's cost grows with the
-# classes, the lookups' does not (benchmarks/onehot_cpu.json: SPADE's first conv, plain / lookups, 0.82 at 9 classes,
-# 4.1 at 151; a straight line through the plain times meets the lookups' near 20 classes). Not yet measured on CUDA.
+# classes, the lookups' does not (benchmarks/onehot_cpu.json: SPADE's first conv, plain / lookups, 0.83 at 9 classes,
+# 4.2 at 151; a straight line through the plain times meets the lookups' near 20 classes). Not yet measured on CUDA.
 LOOKUP_MIN_CLASSES = 24
 
 
