@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,12 @@ def test_train_reads_a_cocostuff_folder_in_place_with_instance_edges_dontcare_cr
     saved = load_checkpoint(out / "checkpoint.pt")
     assert (saved["label_nc"], saved["semantic_nc"]) == (182, 184)  # COCO-Stuff's classes + don't care + edges
     assert saved["config"]["preprocess_mode"] == "resize_and_crop" and saved["config"]["flip"] is True
+
+
+def test_the_demo_budget_counts_from_the_command_not_from_the_first_import(tmp_path, monkeypatch, capsys):
+    import spade_lesson.cli as cli
+
+    monkeypatch.setattr(cli, "STARTED", cli.STARTED - 3600.0)  # as if the package was imported an hour ago
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "1"]) == 0
+    budget = int(re.search(r"steps or (-?\d+) s on", capsys.readouterr().out).group(1))
+    assert 100 < budget <= 140  # DEMO_SECONDS less start-up and 10 s for the picture, not an hour less

@@ -10,7 +10,7 @@ import torch
 
 from spade_lesson.atomic import check_folder, write_text
 from spade_lesson.checkpoints.io import CHECKPOINT_NAME
-from spade_lesson.cli import STARTED
+from spade_lesson import cli
 from spade_lesson.cli.parser import OneLineParser
 from spade_lesson.config import TrainConfig, course_config, cpu_config
 from spade_lesson.data import load_dataset
@@ -60,7 +60,7 @@ def run(argv: list[str]) -> int:
     cuda = torch.cuda.is_available()
     if not cuda:
         torch.set_num_threads(idle_cpu_cores())
-    budget = DEMO_SECONDS - (time.perf_counter() - STARTED) - 10.0  # 10 s for the picture and for leaving
+    budget = DEMO_SECONDS - (time.perf_counter() - cli.STARTED) - 10.0  # 10 s for the picture and for leaving
     config = demo_config(cuda, str(out), args.steps, budget)
     print(f"spade-lesson demo: training SPADE on Landscapes {config.size}x{config.size} for at most "
           f"{config.steps} steps or {budget:.0f} s on {'CUDA' if cuda else 'the CPU'} ...", flush=True)
