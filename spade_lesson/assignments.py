@@ -4,7 +4,8 @@ The notebooks in the repository are the solution versions: each exercise is a ce
 sits between `### BEGIN SOLUTION` and `### END SOLUTION` inside a function body, followed by a check cell (an nbgrader
 autograder test) calling `spade_lesson.checks`. `spade-lesson assignments OUT/` writes OUT/<notebook>.ipynb for every
 notebook with nbgrader's LockCells, ClearSolutions (each solution becomes `raise NotImplementedError()`), ClearOutput
-and CheckCellMetadata, and OUT/INSTRUCTORS.md, the text of the repository's INSTRUCTORS.md.
+and CheckCellMetadata, without the traces of the course's own runs (nbval markers, execution timestamps, widget
+state), and OUT/INSTRUCTORS.md, the text of the repository's INSTRUCTORS.md.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from spade_lesson.source import pip_requirement
 
 INSTALL_HINT = 'pip install -e ".[instructor]" in the repository checkout (or pip install nbgrader)'
 NOTE_NAME = "INSTRUCTORS.md"
+NBVAL_MARKER = re.compile(r"^[ \t]*# NBVAL_[A-Z_]+[ \t]*(\n|$)", flags=re.MULTILINE)  # a line holding only a marker
 
 
 @dataclass(frozen=True)
@@ -99,15 +101,32 @@ def course_notebooks(folder: Path) -> list[Path]:
     return paths
 
 
+def strip_run_traces(nb: NotebookNode) -> NotebookNode:
+    """nb without what only the course's own runs need: nbval's marker lines and tags, execution timestamps, widget
+    state (in place)."""
+    nb.metadata.pop("widgets", None)  # the state of the widgets (progress bars) of the last run
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)  # timestamps nbclient records per cell
+        tags = [tag for tag in cell.metadata.get("tags", []) if not tag.startswith("nbval")]
+        if "tags" in cell.metadata:
+            cell.metadata["tags"] = tags
+            if not tags:
+                del cell.metadata["tags"]
+        if cell.cell_type == "code":
+            cell.source = re.sub(NBVAL_MARKER, "", cell.source)
+    return nb
+
+
 def student_version(nb: NotebookNode) -> NotebookNode:
-    """The notebook as students get it: checks locked, solutions and outputs cleared, by nbgrader's own steps."""
+    """The notebook as students get it: checks locked, solutions and outputs cleared by nbgrader's own steps, and no
+    trace of the course's own runs (strip_run_traces)."""
     from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, ClearSolutions, LockCells
 
     nb = copy.deepcopy(nb)  # the preprocessors work in place
     resources: dict = {}
     for step in (LockCells(), ClearSolutions(), ClearOutput(), CheckCellMetadata()):
         nb, resources = step.preprocess(nb, resources)
-    return nb
+    return strip_run_traces(nb)
 
 
 def _table(course: list[tuple[str, list[Exercise]]]) -> str:

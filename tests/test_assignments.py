@@ -16,7 +16,7 @@ from nbclient import NotebookClient
 
 from spade_lesson import assignments
 from spade_lesson.assignments import (INSTALL_HINT, NOTE_NAME, TIMINGS, course_notebooks, exercises,
-                                      instructors_note, is_check, is_solution)
+                                      instructors_note, is_check, is_solution, strip_run_traces)
 from spade_lesson.checks import CheckFailed
 from spade_lesson.cli import main
 
@@ -123,7 +123,8 @@ def test_student_versions_hold_no_solution_code(student):
         for index, cell in enumerate(source.cells):
             assert not cleared.cells[index].get("outputs") and cleared.cells[index].get("execution_count") is None
             if not is_solution(cell):
-                assert cleared.cells[index].source == cell.source, f"{path.name}: cell {index} changed"
+                unmarked = cell.source.replace("# NBVAL_CHECK_OUTPUT\n", "")
+                assert cleared.cells[index].source == unmarked, f"{path.name}: cell {index} changed"
                 continue
             solution = region(cell.source)
             stub = cleared.cells[index].source
@@ -133,6 +134,33 @@ def test_student_versions_hold_no_solution_code(student):
             assert not distinctive & student_lines, f"{path.name}: {distinctive & student_lines}"
         for index, _ in pairs(source):
             assert cleared.cells[index].source.splitlines()[0] == source.cells[index].source.splitlines()[0]
+
+
+def test_student_versions_hold_no_nbval_markers_execution_metadata_or_widget_state(student):
+    marked = 0
+    for path in NOTEBOOKS:
+        marked += "NBVAL" in path.read_text()
+        text = (student / path.name).read_text()
+        assert "NBVAL" not in text and "nbval" not in text, path.name
+        cleared = read(student / path.name)
+        assert "widgets" not in cleared.metadata, path.name
+        assert not [cell for cell in cleared.cells if "execution" in cell.metadata], path.name
+    assert marked >= 7, "the solution notebooks mark the cells nbval compares"
+
+
+def test_strip_run_traces_removes_markers_tags_timestamps_and_widget_state():
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}, "language_info": {"name": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)  # NBVAL_CHECK_OUTPUT stays in a comment",
+                                          metadata={"execution": {"iopub.status.idle": "2026-11-25T04:33:20Z"},
+                                                    "tags": ["nbval-ignore-output", "keep"]}),
+                nbformat.v4.new_code_cell("  # NBVAL_SKIP\n", metadata={"tags": ["nbval-skip"]}),
+                nbformat.v4.new_markdown_cell("# NBVAL_CHECK_OUTPUT in prose stays")]
+    strip_run_traces(nb)
+    assert nb.metadata == {"language_info": {"name": "python"}}
+    assert nb.cells[0].source == "print(1)  # NBVAL_CHECK_OUTPUT stays in a comment"
+    assert nb.cells[0].metadata == {"tags": ["keep"]}
+    assert nb.cells[1].source == "" and nb.cells[1].metadata == {}
+    assert nb.cells[2].source == "# NBVAL_CHECK_OUTPUT in prose stays"
 
 
 def test_check_cells_are_locked_in_the_student_versions(student):
