@@ -30,6 +30,7 @@ from spade_lesson.checkpoints.io import (CHECKPOINT_NAME, check_resumable, resum
 from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
 from spade_lesson.data import load_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
+from spade_lesson.progress import progress_bar
 from spade_lesson.runtime import any_process, idle_cpu_cores, init_distributed, pick_device, seed_everything
 from spade_lesson.trainer import SPADETrainer
 
@@ -267,10 +268,7 @@ def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, worl
             save_checkpoint(checkpoint_path, trainer, at)
         saved_step = at
 
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=config.steps, initial=step, disable=not (is_main and progress), desc=out.name or "SPADE",
-               dynamic_ncols=True)
+    bar = progress_bar(total=config.steps, initial=step, desc=out.name or "SPADE", disable=not (is_main and progress))
     done = step >= config.steps
     with StopFlag() as stop, bar:
         while not done:
@@ -288,6 +286,9 @@ def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, worl
                     late = config.max_seconds is not None and time.perf_counter() - started >= config.max_seconds
                     interrupted, timed_out = any_process([stop.requested, late], world_size, device)
                 done = step == config.steps or timed_out
+                if timed_out and step < config.steps and is_main:
+                    bar.total = step  # a run that used its time budget is complete, not failed
+                    bar.write(f"stopped at step {step} of {config.steps}: max_seconds={config.max_seconds:g} reached")
                 if step % config.log_every == 0 or done:
                     last = checked(step)
                     if is_main:

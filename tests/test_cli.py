@@ -34,6 +34,8 @@ def test_demo_writes_a_picture_and_says_where(tmp_path, capsys):
         assert main(["demo", "--out", str(out), "--steps", "2"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out / 'demo.png'}" in printed
+    assert printed.count("what to expect: a blurry picture.") == 2 and "\r" not in printed  # plain lines, no bar
+    assert f"{out.name}: step 2/2 (100%), " in printed
     with Image.open(out / "demo.png") as picture:  # 6 unseen label maps: label | generated | real, 64 px drawn x 2
         assert picture.format == "PNG" and picture.size == (3 * 128, 6 * 128) and picture.mode == "RGB"
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2

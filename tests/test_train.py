@@ -318,3 +318,11 @@ def test_random_crops_and_flips_are_drawn_anew_not_cached(tmp_path, monkeypatch)
     config = tiny(tmp_path, dataset=str(cocostuff(tmp_path / "coco")), size=32, steps=1, batch_size=2,
                   preprocess_mode="resize_and_crop", load_size=40, flip=True, use_vae=False)
     assert train(config, progress=False).step == 1
+
+
+def test_a_run_stopped_by_its_time_budget_says_so_in_plain_lines(tmp_path, capsys):
+    result = train(tiny(tmp_path, steps=1000, max_seconds=1e-6, log_every=1))
+    printed = capsys.readouterr().out
+    assert result.step == 1 and "\r" not in printed
+    assert "stopped at step 1 of 1000: max_seconds=1e-06 reached" in printed
+    assert printed.rstrip().splitlines()[-1].startswith(f"{tmp_path.name}: step 1/1 (100%), ")

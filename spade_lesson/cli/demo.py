@@ -22,6 +22,10 @@ DEMO_SECONDS = 150.0  # the demo's whole run on a CPU, start-up included, leavin
 DEMO_ROWS = 6  # label maps (unseen in training) in the demo's picture
 DEMO_PIXELS = 128  # each image of the demo's picture is drawn at least this wide
 MARKER = ".spade-lesson-demo"  # the demo's mark on its --out: only a folder holding it is replaced by a later demo
+EXPECT = ("what to expect: a blurry picture. A few minutes of training is a few hundred GAN steps at most on a CPU: "
+          "the generated column follows the rough layout of each label map (where the horizon is, light sky over "
+          "darker ground) but paints no texture, often with stripes and off colours. Notebook 05 trains longer, and "
+          "notebook 07 paints with a checkpoint trained for 4000 steps.")
 
 
 def demo_config(cuda: bool, out: str, steps: int | None, seconds: float) -> TrainConfig:
@@ -64,6 +68,7 @@ def run(argv: list[str]) -> int:
     config = demo_config(cuda, str(out), args.steps, budget)
     print(f"spade-lesson demo: training SPADE on Landscapes {config.size}x{config.size} for at most "
           f"{config.steps} steps or {budget:.0f} s on {'CUDA' if cuda else 'the CPU'} ...", flush=True)
+    print(EXPECT, flush=True)
     result = train(config)
     unseen = load_dataset("landscapes", split="val", size=config.size)
     items = [unseen[i] for i in range(DEMO_ROWS)]
