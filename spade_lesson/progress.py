@@ -2,8 +2,9 @@
 
 `progress_bar(total, initial, desc, disable)` returns tqdm.auto's bar when the output is a terminal or a Jupyter
 kernel, and otherwise (a log file, a pipe, CI) a PlainProgress that prints one line every `total // PLAIN_LINES`
-steps, or after PLAIN_SECONDS without one, instead of redrawing a bar with carriage returns. Both take update(n), set_postfix(dict), write(text), and
-close as context managers; setting `.total` before closing (a run stopped by its time budget) closes a complete bar.
+steps, or after PLAIN_SECONDS without one, instead of redrawing a bar with carriage returns. Both take update(n),
+set_postfix(dict), write(text), and close as context managers; `end_early(bar, n)` makes n the total (a run stopped
+by its time budget ends complete).
 """
 
 from __future__ import annotations
@@ -82,3 +83,11 @@ def progress_bar(total: int, initial: int = 0, desc: str = "", disable: bool = F
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, desc=desc, disable=disable, dynamic_ncols=True)
+
+
+def end_early(bar: Any, n: int) -> None:
+    """Make step n the bar's total, so that a run that stops there (its time budget) closes complete, not failed."""
+    bar.total = n
+    container = getattr(bar, "container", None)  # tqdm.notebook's widget: its progress bar is the middle child
+    if container is not None:
+        container.children[1].max = n

@@ -30,7 +30,7 @@ from spade_lesson.checkpoints.io import (CHECKPOINT_NAME, check_resumable, resum
 from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
 from spade_lesson.data import load_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
-from spade_lesson.progress import progress_bar
+from spade_lesson.progress import end_early, progress_bar
 from spade_lesson.runtime import any_process, idle_cpu_cores, init_distributed, pick_device, seed_everything
 from spade_lesson.trainer import SPADETrainer
 
@@ -287,7 +287,7 @@ def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, worl
                     interrupted, timed_out = any_process([stop.requested, late], world_size, device)
                 done = step == config.steps or timed_out
                 if timed_out and step < config.steps and is_main:
-                    bar.total = step  # a run that used its time budget is complete, not failed
+                    end_early(bar, step)  # a run that used its time budget is complete, not failed
                     bar.write(f"stopped at step {step} of {config.steps}: max_seconds={config.max_seconds:g} reached")
                 if step % config.log_every == 0 or done:
                     last = checked(step)

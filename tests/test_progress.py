@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import io
 import sys
+import types
 
 import pytest
 from tqdm import tqdm
 
 from spade_lesson import progress
-from spade_lesson.progress import PLAIN_LINES, PlainProgress, progress_bar
+from spade_lesson.progress import PLAIN_LINES, PlainProgress, end_early, progress_bar
 
 
 class Terminal(io.StringIO):
@@ -36,7 +37,7 @@ def test_plain_progress_closes_with_the_step_it_stopped_at_and_stays_quiet_when_
     out = io.StringIO()
     with PlainProgress(total=1000, initial=400, desc="run", file=out) as bar:
         bar.update(7)
-        bar.total = 407
+        end_early(bar, 407)
     (line,) = out.getvalue().splitlines()
     assert line.startswith("run: step 407/407 (100%), ")
     quiet = io.StringIO()
@@ -56,3 +57,25 @@ def test_slow_steps_still_print_a_line_every_plain_seconds(monkeypatch):
             bar.update(1)
     steps = [line.split()[2] for line in out.getvalue().splitlines()]
     assert steps == ["2/1000", "4/1000", "6/1000"]
+
+
+def test_a_notebook_bar_ended_early_closes_full_and_green():
+    notebook = pytest.importorskip("tqdm.notebook")
+    bar = notebook.tqdm(total=1200)
+    bar.update(436)
+    end_early(bar, 436)
+    bar.close()
+    widget = bar.container.children[1]
+    assert (widget.value, widget.max, widget.bar_style) == (436, 436, "success")
+
+
+@pytest.mark.parametrize(("stdout", "kernel", "plain"), [(io.StringIO(), False, True), (Terminal(), False, False),
+                                                        (io.StringIO(), True, False)])
+def test_the_bar_is_plain_only_without_a_terminal_or_a_notebook(monkeypatch, stdout, kernel, plain):
+    monkeypatch.setattr(sys, "stdout", stdout)
+    shell = type("ZMQInteractiveShell" if kernel else "TerminalInteractiveShell", (), {})()
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: shell))
+    bar = progress_bar(total=5, desc="x", disable=True)
+    assert isinstance(bar, PlainProgress) == plain and isinstance(bar, tqdm) != plain
+    bar.close()
+    assert progress.plain_output() == plain
