@@ -32,10 +32,11 @@ class Timing:
     """What an instructor plans a notebook around: students' working time, a full run's time, the GPU it wants."""
 
     working: str  # as in the README's notebook table
-    full_run: str  # the whole notebook in full mode (SPADE_LESSON_FAST=0), measured on a shared 2-core CPU
+    full_run: str  # the whole notebook in full mode (SPADE_LESSON_FAST=0), measured on a shared 2-core CPU on TIMED
     gpu: str  # as in the README's notebook table
 
 
+TIMED = "2026-11-29"  # when the full runs of TIMINGS were measured (`date; jupyter nbconvert --execute ...; date`)
 TIMINGS = {
     "00_start_here": Timing("10 min", "< 1 min", "no"),
     "01_batchnorm_from_scratch": Timing("45 min", "< 1 min", "no"),
@@ -156,8 +157,8 @@ value got and a hint. An exercise not done yet says `not implemented yet: fill i
 
 {_table(course)}
 
-Working time and GPU are the README's; the full run is the whole notebook in full mode, measured on a 2-core CPU
-shared with other jobs (notebook 05 trains for 5 of its minutes). Checks do not depend on fast mode:
+Working time and GPU are the README's; the full run is the whole notebook in full mode, measured on {TIMED} on a
+2-core CPU shared with other jobs (notebook 05 trains for 5 of its minutes). Checks do not depend on fast mode:
 `SPADE_LESSON_FAST=1` shrinks every notebook to a CPU-sized run, which is how the tests and the autograder below run
 them. Each check cell is worth 1 point; change `points` in its nbgrader metadata (JupyterLab's property inspector, or
 the "Create Assignment" panel of nbgrader's JupyterLab extension) to weigh them.

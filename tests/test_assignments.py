@@ -246,3 +246,14 @@ def test_timings_cover_every_notebook_and_agree_with_the_readme():
         row = next(line for line in readme if line.startswith(f"| [{name}](notebooks/{name}.ipynb)"))
         cells = [cell.strip() for cell in row.split("|")]
         assert (cells[3], cells[4]) == (timing.working, timing.gpu), f"README and TIMINGS disagree on {name}"
+
+
+def test_the_ema_cell_of_an_unsolved_05_stops_instead_of_passing_vacuously(student):
+    nb = read(student / "05_training.ipynb")
+    ema = next(index for index, cell in enumerate(nb.cells) if "trainer.steps_done != 1" in cell.source)
+    nb.cells = nb.cells[:ema + 1]
+    NotebookClient(nb, kernel_name="python3", timeout=300, allow_errors=True,
+                   resources={"metadata": {"path": str(student)}}).execute()
+    (error,) = nb.cells[-1].outputs  # no "EMA weight as expected: True" from a step that never ran
+    assert error["output_type"] == "error" and error["ename"] == "RuntimeError"
+    assert "run the cell above (it needs hinge_d and hinge_g) first" in error["evalue"]

@@ -24,8 +24,8 @@ DEMO_PIXELS = 128  # each image of the demo's picture is drawn at least this wid
 MARKER = ".spade-lesson-demo"  # the demo's mark on its --out: only a folder holding it is replaced by a later demo
 EXPECT = ("what to expect: a blurry picture. A few minutes of training is a few hundred GAN steps at most on a CPU: "
           "the generated column follows the rough layout of each label map (where the horizon is, light sky over "
-          "darker ground) but paints no texture, often with stripes and off colours. Notebook 05 trains longer, and "
-          "notebook 07 paints with a checkpoint trained for 4000 steps.")
+          "darker ground) but paints no texture, often with stripes and off colours. Notebook 05 trains longer and "
+          "shows a checkpoint trained for 4000 steps beside its run.")
 
 
 def demo_config(cuda: bool, out: str, steps: int | None, seconds: float) -> TrainConfig:
