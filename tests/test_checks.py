@@ -556,7 +556,7 @@ ISSUE_13 = {  # the typical mistakes issue 13 names, and the checks that must re
 @pytest.fixture(autouse=True)
 def fresh_counts(monkeypatch):
     """Every test starts as a session in which no check has failed yet."""
-    monkeypatch.setattr(checks, "_failed_calls", Counter())
+    monkeypatch.setattr(checks.core, "_failed_calls", Counter())
 
 
 @pytest.mark.parametrize(("check", "functions"), CORRECT, ids=lambda value: getattr(value, "__name__", ""))
