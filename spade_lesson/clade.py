@@ -1,0 +1,44 @@
+"""CLADE, class-adaptive normalization (Tan et al., "Efficient Semantic Image Synthesis via Class-Adaptive
+Normalization", TPAMI 2021): SPADE's modulation with gamma and beta looked up per class instead of convolved.
+
+On a map of one class SPADE's gamma and beta are one vector each (away from the border): SPADE there is a BatchNorm
+whose affine parameters depend on the class. CLADE keeps exactly that and drops the convolutions: a learned table
+holds one (gamma, beta) pair per class, and each pixel reads the row of its class.
+
+`CLADE(norm_nc, label_nc, param_free_norm="batch")`: forward(x, segmap): x (N, norm_nc, H, W), segmap (N, label_nc,
+h, w) one-hot -> (N, norm_nc, H, W). A pixel with no class (an all-zero vector, the don't-care label) is left
+unmodulated (gamma = beta = 0). The tables start at zero, so a fresh CLADE is a plain BatchNorm (scale 1, shift 0),
+as class-conditional BatchNorm is usually started; Tan et al.'s code draws its scales uniformly in [0, 1] instead.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spade_lesson.spade import param_free_norm_layer
+
+
+class CLADE(nn.Module):
+    """Normalize x without affine parameters, then scale and shift each pixel by its class's row of a learned table."""
+
+    def __init__(self, norm_nc: int, label_nc: int, param_free_norm: str = "batch") -> None:
+        super().__init__()
+        self.param_free_norm = param_free_norm_layer(param_free_norm, norm_nc)
+        self.gamma = nn.Parameter(torch.zeros(label_nc, norm_nc))  # row c: gamma^c, centred on 1 as in SPADE
+        self.beta = nn.Parameter(torch.zeros(label_nc, norm_nc))  # row c: beta^c
+
+    def modulation(self, segmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """segmap: (N, label_nc, H, W) one-hot -> gamma, beta: (N, norm_nc, H, W), each pixel its class's row."""
+        index = segmap.argmax(dim=1)  # (N, H, W): the class of each pixel
+        present = segmap.amax(dim=1, keepdim=True)  # 1 where the pixel has a class, 0 for don't care
+        gamma = F.embedding(index, self.gamma).permute(0, 3, 1, 2) * present  # gamma_{c,y,x} = gamma^{m(y,x)}_c
+        beta = F.embedding(index, self.beta).permute(0, 3, 1, 2) * present  # beta_{c,y,x} = beta^{m(y,x)}_c
+        return gamma, beta
+
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        """x: (N, norm_nc, H, W), segmap: (N, label_nc, h, w) one-hot -> (N, norm_nc, H, W)."""
+        normalized = self.param_free_norm(x)  # (h - mu_c) / sigma_c
+        gamma, beta = self.modulation(F.interpolate(segmap, size=x.shape[2:], mode="nearest"))
+        return normalized * (1 + gamma) + beta  # SPADE's Eq. (1) with gamma, beta read from the class's table row
