@@ -1,0 +1,65 @@
+"""Tests for spade_lesson.claims: means and stds over seeds and judges, the 2 x pooled std rule, digits, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from spade_lesson.claims import CLAIMS, NOT_MEASURABLE, Claim, decimals, load_results, mean_std, measure, summarize
+
+
+def _document(scores: dict[str, list[list[float]]]) -> dict:
+    """A results document from model -> [per seed [per judge mIoU]]; accuracy = mIoU + 0.1."""
+    runs = [{"model": model, "seed": seed, "judge_seed": judge, "miou": value, "accuracy": value + 0.1,
+             "params": 100, "norm_macs": 7}
+            for model, table in scores.items() for seed, row in enumerate(table) for judge, value in enumerate(row)]
+    return {"runs": runs, "judges": [{"seed": judge, "ceiling_miou": 0.9} for judge in range(3)]}
+
+
+def test_summaries_average_judges_for_the_seed_std_and_seeds_for_the_judge_std() -> None:
+    summary = summarize(_document({"spade": [[0.6, 0.7, 0.8], [0.5, 0.6, 0.7], [0.7, 0.8, 0.9]]}))["spade"]
+    assert (summary.seeds, summary.judges) == (3, 3)
+    assert summary.miou == pytest.approx(0.7)
+    assert summary.miou_seed_std == pytest.approx(0.1)  # seed means 0.7, 0.6, 0.8
+    assert summary.miou_judge_std == pytest.approx(0.1)  # judge means 0.6, 0.7, 0.8
+    assert summary.accuracy == pytest.approx(0.8) and summary.params == 100 and summary.norm_macs == 7
+
+
+def test_a_difference_counts_only_beyond_twice_the_pooled_seed_std() -> None:
+    claim = Claim("a beats b", "a", "b", "a higher", 1)
+    noisy = {"a": [[0.70] * 3, [0.80] * 3, [0.90] * 3], "b": [[0.60] * 3, [0.70] * 3, [0.80] * 3]}
+    close = measure(summarize(_document(noisy)), claim)
+    assert close.difference == pytest.approx(0.1) and close.pooled_std == pytest.approx(0.1)
+    assert close.sign == 0 and close.verdict.startswith(NOT_MEASURABLE) and close.agrees_with_paper == "disagrees"
+    quiet = {"a": [[0.80] * 3, [0.81] * 3, [0.82] * 3], "b": [[0.60] * 3, [0.62] * 3, [0.64] * 3]}
+    far = measure(summarize(_document(quiet)), claim)
+    assert far.sign == 1 and far.verdict == "a higher by 0.19 (2 x pooled std = 0.03)"
+    assert far.agrees_with_paper == "agrees"
+    reverse = measure(summarize(_document(quiet)), Claim("b beats a", "b", "a", "not tested", None))
+    assert reverse.sign == -1 and reverse.verdict.startswith("a higher") and reverse.agrees_with_paper == "not comparable"
+
+
+def test_numbers_carry_the_digits_their_std_supports() -> None:
+    assert decimals(0.03) == 2 and decimals(0.005) == 3 and decimals(0.2) == 2 and decimals(0.0) == 4
+    assert mean_std(0.72461, 0.0049) == "0.725 ± 0.005"
+    assert mean_std(0.3974, 0.0302) == "0.40 ± 0.03"
+
+
+def test_every_claim_names_variants_of_the_ablation() -> None:
+    from spade_lesson.variants import VARIANTS
+
+    assert all(claim.better in VARIANTS and claim.worse in VARIANTS for claim in CLAIMS)
+
+
+def test_a_claim_about_a_model_that_was_not_run_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="no runs of 'concat'"):
+        measure(summarize(_document({"spade": [[0.5]]})), Claim("x", "spade", "concat", "", None))
+
+
+def test_a_file_that_is_not_a_results_file_is_named(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError, match="missing.json: no ablation results"):
+        load_results(tmp_path / "missing.json")
+    (tmp_path / "old.json").write_text(json.dumps({"runs": []}))
+    with pytest.raises(ValueError, match="old.json: not an ablation results file"):
+        load_results(tmp_path / "old.json")
