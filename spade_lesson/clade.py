@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.spade import param_free_norm_layer
+from spade_lesson.layers import norm_layer
+from spade_lesson.spade import PARAM_FREE_NORMS
 
 
 class CLADE(nn.Module):
@@ -25,7 +26,8 @@ class CLADE(nn.Module):
 
     def __init__(self, norm_nc: int, label_nc: int, param_free_norm: str = "batch") -> None:
         super().__init__()
-        self.param_free_norm = param_free_norm_layer(param_free_norm, norm_nc)
+        self.param_free_norm = norm_layer(param_free_norm, norm_nc, affine=False, choices=PARAM_FREE_NORMS,
+                                          argument="param_free_norm")
         self.gamma = nn.Parameter(torch.zeros(label_nc, norm_nc))  # row c: gamma^c, centred on 1 as in SPADE
         self.beta = nn.Parameter(torch.zeros(label_nc, norm_nc))  # row c: beta^c
 
