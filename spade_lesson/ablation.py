@@ -166,13 +166,12 @@ def check_resumed_models(runs: list[dict[str, Any]], config: AblationConfig, sem
                              f"{built:,}; the model changed, so move the file away to start over")
 
 
-def initialization() -> str:
-    """How the generators' weights start: the trainer's default initialization, in words (recorded in the results)."""
-    config = TrainConfig()
-    init_type = getattr(config, "init_type", None)
-    if init_type is None:
+def initialization(config: TrainConfig) -> str:
+    """How the generators' weights start under this training config, in words (recorded in the results)."""
+    fields = {name: value for name, value in dataclasses.asdict(config).items() if name.startswith("init")}
+    if not fields:
         return "PyTorch's default initialization of each layer"
-    return f"init_type={init_type!r}, init_gain={getattr(config, 'init_gain', None)!r} (spade_lesson.initialization)"
+    return ", ".join(f"{name}={value!r}" for name, value in fields.items()) + " (spade_lesson.initialization)"
 
 
 def judge_file(out: Path, train_data: Dataset, config: AblationConfig, seed: int) -> Path:
@@ -219,7 +218,11 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
     path = results_path(config)
     document = load_results(path, config) or {"settings": config.settings(), "judges": [], "runs": []}
     check_resumed_models(document["runs"], config, train_data.num_classes, path)  # before any long work
-    document.update(initialization=initialization(), torch=torch.__version__, machine=platform.machine(),
+    started_from = initialization(gan_config(config, config.seeds[0]))
+    if document["runs"] and document.get("initialization") != started_from:
+        raise ValueError(f"{path}: its runs started from {document.get('initialization')}, this code's from "
+                         f"{started_from}; move the file away to start over")
+    document.update(initialization=started_from, torch=torch.__version__, machine=platform.machine(),
                     threads=torch.get_num_threads())
     work = work_folder(config)
     judges = train_judges(config, train_data, val_data, device, document, progress)
