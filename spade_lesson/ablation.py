@@ -55,12 +55,15 @@ class AblationConfig:
     """One ablation: `models` x `seeds`, each trained `steps` GAN steps, scored by each of the `judges` segmenters.
 
     The fields shared with training are TrainConfig's (the same meaning and checks), at the ablation's defaults.
+    The defaults are sized for the course's shared 2-core CPU, where one process got about a fifth of a core
+    (1.2 s per SPADE step at 64 px, batch 4): 8 variants x 3 seeds x 150 steps and 3 judges x 300 steps in about
+    an hour and a half there, half an hour on an idle core.
     """
 
     dataset: str = shared("dataset")
     data_root: str = shared("data_root")
     size: int = shared("size", 64)
-    steps: int = shared("steps", 300)  # per run: the equal budget
+    steps: int = shared("steps", 150)  # per run: the equal budget (sized for ~1 h of one shared CPU core, see below)
     batch_size: int = shared("batch_size", 4)
     ngf: int = shared("ngf", 16)  # SPADE's; each matched variant gets the width that matches its parameter count
     spade_hidden: int = shared("spade_hidden", 32)
@@ -68,7 +71,7 @@ class AblationConfig:
     judges: tuple[int, ...] = setting((0, 1, 2), "segmenter seeds (the judges): 0, 1, ..., N-1")
     models: tuple[str, ...] = setting(MODELS, "models to train", choices=MODELS)
     eval_images: int = setting(128, "validation label maps scored per run")
-    segmenter_steps: int = setting(600, "training steps of each judge (a U-Net trained on real images)")
+    segmenter_steps: int = setting(300, "training steps of each judge (a U-Net trained on real images)")
     device: str = shared("device")
     out: str = setting("results", "folder for the JSON, the figure and the judges' weights")
     work: str = setting("runs/ablation", "folder for each run's checkpoint and samples")
