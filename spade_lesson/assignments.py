@@ -43,6 +43,7 @@ TIMINGS = {
     "05_training": Timing("60 min", "6 min", "recommended (T4 or better)"),
     "06_evaluation": Timing("45 min", "3 min", "optional"),
     "07_interactive_gaugan": Timing("20 min", "< 1 min", "no"),
+    "08_ablations": Timing("45 min", "< 1 min", "no"),
 }
 
 
