@@ -156,3 +156,30 @@ def load_results(path: str | Path = COMMITTED) -> dict[str, Any]:
     if not isinstance(document, dict) or "runs" not in document or "judges" not in document:
         raise ValueError(f"{path}: not an ablation results file (no 'runs' and 'judges'); rerun `spade-lesson ablate`")
     return document
+
+
+def results_table(document: dict[str, Any]) -> str:
+    """Markdown: one row per model (mIoU mean +- std over seeds, std over judges, pixel accuracy, size, norm cost),
+    then the real-image ceiling of each judge. The README's table is this text."""
+    lines = ["| variant | parameters | normalization multiply-adds per image | mIoU (mean ± std over seeds) | "
+             "std over judges | pixel accuracy |", "| --- | --- | --- | --- | --- | --- |"]
+    for model, s in summarize(document).items():
+        lines.append(f"| `{model}` | {s.params / 1e6:.2f}M | {s.norm_macs / 1e6:.1f}M | "
+                     f"{mean_std(s.miou, s.miou_seed_std)} | {s.miou_judge_std:.3f} | "
+                     f"{mean_std(s.accuracy, s.accuracy_seed_std)} |")
+    for judge in document["judges"]:
+        lines.append(f"| real images, judge seed {judge['seed']} (its ceiling) | | | {judge['ceiling_miou']:.3f} | | "
+                     f"{judge['ceiling_accuracy']:.3f} |")
+    return "\n".join(lines)
+
+
+def claims_table(document: dict[str, Any]) -> str:
+    """Markdown: one row per claim of CLAIMS: the pair, the measured difference and verdict, the papers' direction,
+    and whether the miniature agrees. The README's table is this text."""
+    summaries = summarize(document)
+    lines = ["| claim | compared | measured (mIoU) | the papers | this miniature |", "| --- | --- | --- | --- | --- |"]
+    for claim in CLAIMS:
+        m = measure(summaries, claim)
+        lines.append(f"| {claim.name} | `{claim.better}` − `{claim.worse}` | {m.verdict} | {claim.paper} | "
+                     f"{m.agrees_with_paper} |")
+    return "\n".join(lines)

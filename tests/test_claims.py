@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from spade_lesson.claims import CLAIMS, NOT_MEASURABLE, Claim, decimals, load_results, mean_std, measure, summarize
+from spade_lesson.claims import (CLAIMS, NOT_MEASURABLE, Claim, claims_table, decimals, load_results, mean_std, measure,
+                                 results_table, summarize)
 
 
 def _document(scores: dict[str, list[list[float]]]) -> dict:
@@ -63,3 +64,27 @@ def test_a_file_that_is_not_a_results_file_is_named(tmp_path) -> None:
     (tmp_path / "old.json").write_text(json.dumps({"runs": []}))
     with pytest.raises(ValueError, match="old.json: not an ablation results file"):
         load_results(tmp_path / "old.json")
+
+
+def _every_variant(gap: float) -> dict:
+    """A document holding every variant of CLAIMS, spade `gap` above the rest, and each judge's ceiling."""
+    from spade_lesson.variants import VARIANTS
+
+    document = _document({model: [[0.5 + (gap if model == "spade" else 0.0) + 0.01 * seed] * 3 for seed in range(3)]
+                          for model in VARIANTS})
+    for judge in document["judges"]:
+        judge["ceiling_accuracy"] = 0.95
+    return document
+
+
+def test_the_tables_hold_a_row_per_model_judge_and_claim() -> None:
+    document = _every_variant(0.2)
+    results = results_table(document).splitlines()
+    assert len(results) == 2 + 8 + 3
+    assert results[2] == "| `spade` | 0.00M | 0.0M | 0.71 ± 0.01 | 0.000 | 0.81 ± 0.01 |"
+    assert results[-1] == "| real images, judge seed 2 (its ceiling) | | | 0.900 | | 0.950 |"
+    claims = claims_table(document).splitlines()
+    assert len(claims) == 2 + len(CLAIMS)
+    row = next(line for line in claims if "`spade` − `concat`" in line)
+    assert "spade higher by 0.20" in row and row.endswith("| agrees |")
+    assert claims[2].endswith("| not comparable |")
