@@ -88,3 +88,12 @@ def test_the_tables_hold_a_row_per_model_judge_and_claim() -> None:
     row = next(line for line in claims if "`spade` − `concat`" in line)
     assert "spade higher by 0.20" in row and row.endswith("| agrees |")
     assert claims[2].endswith("| not comparable |")
+
+
+def test_the_readme_shows_the_committed_results_and_claims_tables() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    document = load_results()
+    assert results_table(document) in readme, "README's ablation table is stale: paste claims.results_table(load_results())"
+    assert claims_table(document) in readme, "README's claims table is stale: paste claims.claims_table(load_results())"
