@@ -42,6 +42,11 @@ def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _mean(runs: list[dict[str, Any]], metric: str, key: str, value: int) -> float:
+    """metric averaged over the runs whose key (seed or judge_seed) is value."""
+    return statistics.fmean(run[metric] for run in runs if run[key] == value)
+
+
 def summarize(document: dict[str, Any]) -> dict[str, Summary]:
     """Per model (in the order the runs first name them): its Summary."""
     summaries = {}
@@ -50,12 +55,8 @@ def summarize(document: dict[str, Any]) -> dict[str, Summary]:
         seeds = sorted({run["seed"] for run in runs})
         judges = sorted({run["judge_seed"] for run in runs})
 
-        def mean_of(metric: str, key: str, value: int) -> float:
-            """metric averaged over the runs whose key (seed or judge_seed) is value."""
-            return statistics.fmean(run[metric] for run in runs if run[key] == value)
-
-        per_seed = {metric: [mean_of(metric, "seed", seed) for seed in seeds] for metric in ("miou", "accuracy")}
-        per_judge = [mean_of("miou", "judge_seed", judge) for judge in judges]
+        per_seed = {metric: [_mean(runs, metric, "seed", seed) for seed in seeds] for metric in ("miou", "accuracy")}
+        per_judge = [_mean(runs, "miou", "judge_seed", judge) for judge in judges]
         summaries[model] = Summary(model, len(seeds), len(judges), statistics.fmean(per_seed["miou"]),
                                    _std(per_seed["miou"]), _std(per_judge), statistics.fmean(per_seed["accuracy"]),
                                    _std(per_seed["accuracy"]), runs[0]["params"], runs[0]["norm_macs"])
@@ -161,8 +162,9 @@ def load_results(path: str | Path = COMMITTED) -> dict[str, Any]:
 def results_table(document: dict[str, Any]) -> str:
     """Markdown: one row per model (mIoU mean +- std over seeds, std over judges, pixel accuracy, size, norm cost),
     then the real-image ceiling of each judge. The README's table is this text."""
-    lines = ["| variant | parameters | normalization multiply-adds per image | mIoU (mean ± std over seeds) | "
-             "std over judges | pixel accuracy |", "| --- | --- | --- | --- | --- | --- |"]
+    header = ("| variant | parameters | normalization multiply-adds per image | mIoU (mean ± std over seeds) | "
+              "std over judges | pixel accuracy |")
+    lines = [header, "| --- | --- | --- | --- | --- | --- |"]
     for model, s in summarize(document).items():
         lines.append(f"| `{model}` | {s.params / 1e6:.2f}M | {s.norm_macs / 1e6:.1f}M | "
                      f"{mean_std(s.miou, s.miou_seed_std)} | {s.miou_judge_std:.3f} | "

@@ -38,7 +38,8 @@ def test_a_difference_counts_only_beyond_twice_the_pooled_seed_std() -> None:
     assert far.sign == 1 and far.verdict == "a higher by 0.19 (2 x pooled std = 0.03)"
     assert far.agrees_with_paper == "agrees"
     reverse = measure(summarize(_document(quiet)), Claim("b beats a", "b", "a", "not tested", None))
-    assert reverse.sign == -1 and reverse.verdict.startswith("a higher") and reverse.agrees_with_paper == "not comparable"
+    assert reverse.sign == -1 and reverse.verdict.startswith("a higher")
+    assert reverse.agrees_with_paper == "not comparable"
 
 
 def test_numbers_carry_the_digits_their_std_supports() -> None:
@@ -95,5 +96,5 @@ def test_the_readme_shows_the_committed_results_and_claims_tables() -> None:
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     document = load_results()
-    assert results_table(document) in readme, "README's ablation table is stale: paste claims.results_table(load_results())"
-    assert claims_table(document) in readme, "README's claims table is stale: paste claims.claims_table(load_results())"
+    assert results_table(document) in readme, "README's table is stale: paste claims.results_table(load_results())"
+    assert claims_table(document) in readme, "README's claims are stale: paste claims.claims_table(load_results())"

@@ -24,7 +24,8 @@ def parse_reruns(values: list[str]) -> tuple[tuple[str, int], ...]:
     for value in values:
         model, _, seed = value.partition(":")
         if model not in MODELS or not seed.isdigit():
-            raise ValueError(f"--rerun {value!r}: write MODEL:SEED, e.g. spade:0, with a model from {', '.join(MODELS)}")
+            raise ValueError(f"--rerun {value!r}: write MODEL:SEED, e.g. spade:0, with a model from "
+                             f"{', '.join(MODELS)}")
         reruns.append((model, int(seed)))
     return tuple(reruns)
 
