@@ -534,7 +534,7 @@ def _clade_mistakes(x: torch.Tensor, segmap: torch.Tensor, gamma: torch.Tensor, 
 
     batch = F.batch_norm(x, None, None, training=True)
     return {
-        "the scale is 1 + gamma, not gamma (a fresh CLADE, tables at zero, must be a plain BatchNorm)":
+        "the scale is 1 + gamma, not gamma (a table of zeros must leave the normalized x unchanged)":
             modulate(batch, scale=0.0),
         "normalize with batch statistics (over N, H, W per channel), not per image (that is InstanceNorm)":
             modulate(F.instance_norm(x)),

@@ -7,8 +7,9 @@ holds one (gamma, beta) pair per class, and each pixel reads the row of its clas
 
 `CLADE(norm_nc, label_nc, param_free_norm="batch")`: forward(x, segmap): x (N, norm_nc, H, W), segmap (N, label_nc,
 h, w) one-hot -> (N, norm_nc, H, W). A pixel with no class (an all-zero vector, the don't-care label) is left
-unmodulated (gamma = beta = 0). The tables start at zero, so a fresh CLADE is a plain BatchNorm (scale 1, shift 0),
-as class-conditional BatchNorm is usually started; Tan et al.'s code draws its scales uniformly in [0, 1] instead.
+unmodulated (gamma = beta = 0). The tables start as Tan et al.'s code starts them: each class's scale 1 + gamma
+uniform in [0, 1], its shift 0. (Started at zero, the tables hardly move in a short run: Adam changes each entry
+by about the learning rate per step, 1e-4 in the course's trainer.)
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ class CLADE(nn.Module):
         super().__init__()
         self.param_free_norm = norm_layer(param_free_norm, norm_nc, affine=False, choices=PARAM_FREE_NORMS,
                                           argument="param_free_norm")
-        self.gamma = nn.Parameter(torch.zeros(label_nc, norm_nc))  # row c: gamma^c, centred on 1 as in SPADE
+        # row c: gamma^c, with 1 + gamma^c uniform in [0, 1] at the start
+        self.gamma = nn.Parameter(torch.empty(label_nc, norm_nc).uniform_(-1.0, 0.0))
         self.beta = nn.Parameter(torch.zeros(label_nc, norm_nc))  # row c: beta^c
 
     def modulation(self, segmap: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -80,14 +80,22 @@ def test_each_pixel_reads_its_own_class_row_and_dont_care_pixels_are_left_alone(
     torch.testing.assert_close(clade(x, segmap)[0, :, 1, 2], F.instance_norm(x)[0, :, 1, 2])
 
 
-def test_only_the_rows_of_present_classes_learn_and_a_fresh_clade_is_plain_batchnorm() -> None:
+def test_only_the_rows_of_present_classes_learn() -> None:
     clade = CLADE(norm_nc=3, label_nc=5)
     x = torch.randn(2, 3, 4, 4)
     segmap = _one_hot(torch.randint(2, (2, 4, 4)), 5)  # classes 0 and 1 only
-    out = clade(x, segmap)
-    torch.testing.assert_close(out, F.batch_norm(x, None, None, training=True))
-    out.pow(2).sum().backward()
+    clade(x, segmap).pow(2).sum().backward()
     assert clade.gamma.grad[:2].abs().sum() > 0 and not clade.gamma.grad[2:].any()
+
+
+def test_a_fresh_clade_scales_each_class_by_a_draw_in_0_1_and_shifts_nothing() -> None:
+    torch.manual_seed(0)
+    clade = CLADE(norm_nc=64, label_nc=9)
+    scale = 1 + clade.gamma.detach()
+    assert scale.min() >= 0 and scale.max() <= 1 and scale.std() > 0.2  # uniform in [0, 1], as Tan et al. start it
+    assert not clade.beta.any()
+    x, segmap = torch.randn(2, 64, 4, 4), _one_hot(torch.full((2, 4, 4), 3), 9)
+    torch.testing.assert_close(clade(x, segmap), F.batch_norm(x, None, None, training=True) * scale[3, :, None, None])
 
 
 def test_the_label_map_is_resized_to_the_features() -> None:
