@@ -31,6 +31,7 @@ class Summary:
     miou: float
     miou_seed_std: float
     miou_judge_std: float
+    miou_by_judge: tuple[float, ...]  # seeds averaged, one per judge in judge-seed order
     accuracy: float
     accuracy_seed_std: float
     params: int
@@ -58,21 +59,23 @@ def summarize(document: dict[str, Any]) -> dict[str, Summary]:
         per_seed = {metric: [_mean(runs, metric, "seed", seed) for seed in seeds] for metric in ("miou", "accuracy")}
         per_judge = [_mean(runs, "miou", "judge_seed", judge) for judge in judges]
         summaries[model] = Summary(model, len(seeds), len(judges), statistics.fmean(per_seed["miou"]),
-                                   _std(per_seed["miou"]), _std(per_judge), statistics.fmean(per_seed["accuracy"]),
-                                   _std(per_seed["accuracy"]), runs[0]["params"], runs[0]["norm_macs"])
+                                   _std(per_seed["miou"]), _std(per_judge), tuple(per_judge),
+                                   statistics.fmean(per_seed["accuracy"]), _std(per_seed["accuracy"]),
+                                   runs[0]["params"], runs[0]["norm_macs"])
     return summaries
 
 
 def decimals(std: float) -> int:
-    """Decimals a value with this std supports: down to the std's first significant digit, 2 at least, 4 at most."""
+    """Decimals a value with this std supports: down to the std's first significant digit, 2 at least, 3 at most
+    (three seeds or judges estimate a std too roughly to support a fourth)."""
     if std <= 0:
-        return 4
-    return min(4, max(2, -math.floor(math.log10(std))))
+        return 3
+    return min(3, max(2, -math.floor(math.log10(std))))
 
 
-def mean_std(mean: float, std: float) -> str:
-    """'0.73 +- 0.03': the mean to the digit its std supports."""
-    places = decimals(std)
+def mean_std(mean: float, std: float, noise: float = 0.0) -> str:
+    """'0.73 ± 0.03': mean and std to the digit the larger of std and another noise (the judges') supports."""
+    places = decimals(max(std, noise))
     return f"{mean:.{places}f} ± {std:.{places}f}"
 
 
@@ -113,17 +116,20 @@ class Measurement:
     difference: float
     pooled_std: float
     sign: int
+    by_judge: tuple[float, ...]  # the difference under each judge (seeds averaged)
 
     @property
     def verdict(self) -> str:
-        """'spade higher by 0.21 (> 2 x 0.02)', or 'no difference measurable at this scale (0.01, 2 x 0.02 = 0.04)'."""
+        """'spade higher by 0.21 (2 x pooled std = 0.04; every judge agrees)', or 'no difference measurable at this
+        scale (difference +0.01, 2 x pooled std = 0.04)'."""
         places = decimals(self.pooled_std)
         size = f"{abs(self.difference):.{places}f}"
         noise = f"2 x pooled std = {2 * self.pooled_std:.{places}f}"
         if self.sign == 0:
             return f"{NOT_MEASURABLE} (difference {self.difference:+.{places}f}, {noise})"
         higher = self.claim.better if self.sign > 0 else self.claim.worse
-        return f"{higher} higher by {size} ({noise})"
+        judges = "every judge agrees" if all(d * self.sign > 0 for d in self.by_judge) else "the judges disagree"
+        return f"{higher} higher by {size} ({noise}; {judges})"
 
     @property
     def agrees_with_paper(self) -> str:
@@ -142,7 +148,8 @@ def measure(summaries: dict[str, Summary], claim: Claim) -> Measurement:
     difference = better.miou - worse.miou
     pooled = math.sqrt((better.miou_seed_std**2 + worse.miou_seed_std**2) / 2)
     sign = 0 if abs(difference) <= 2 * pooled else (1 if difference > 0 else -1)
-    return Measurement(claim, difference, pooled, sign)
+    by_judge = tuple(b - w for b, w in zip(better.miou_by_judge, worse.miou_by_judge))
+    return Measurement(claim, difference, pooled, sign, by_judge)
 
 
 def load_results(path: str | Path = COMMITTED) -> dict[str, Any]:
@@ -167,7 +174,7 @@ def results_table(document: dict[str, Any]) -> str:
     lines = [header, "| --- | --- | --- | --- | --- | --- |"]
     for model, s in summarize(document).items():
         lines.append(f"| `{model}` | {s.params / 1e6:.2f}M | {s.norm_macs / 1e6:.1f}M | "
-                     f"{mean_std(s.miou, s.miou_seed_std)} | {s.miou_judge_std:.3f} | "
+                     f"{mean_std(s.miou, s.miou_seed_std, s.miou_judge_std)} | {s.miou_judge_std:.3f} | "
                      f"{mean_std(s.accuracy, s.accuracy_seed_std)} |")
     for judge in document["judges"]:
         lines.append(f"| real images, judge seed {judge['seed']} (its ceiling) | | | {judge['ceiling_miou']:.3f} | | "

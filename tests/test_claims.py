@@ -35,7 +35,7 @@ def test_a_difference_counts_only_beyond_twice_the_pooled_seed_std() -> None:
     assert close.sign == 0 and close.verdict.startswith(NOT_MEASURABLE) and close.agrees_with_paper == "disagrees"
     quiet = {"a": [[0.80] * 3, [0.81] * 3, [0.82] * 3], "b": [[0.60] * 3, [0.62] * 3, [0.64] * 3]}
     far = measure(summarize(_document(quiet)), claim)
-    assert far.sign == 1 and far.verdict == "a higher by 0.19 (2 x pooled std = 0.03)"
+    assert far.sign == 1 and far.verdict == "a higher by 0.19 (2 x pooled std = 0.03; every judge agrees)"
     assert far.agrees_with_paper == "agrees"
     reverse = measure(summarize(_document(quiet)), Claim("b beats a", "b", "a", "not tested", None))
     assert reverse.sign == -1 and reverse.verdict.startswith("a higher")
@@ -43,7 +43,9 @@ def test_a_difference_counts_only_beyond_twice_the_pooled_seed_std() -> None:
 
 
 def test_numbers_carry_the_digits_their_std_supports() -> None:
-    assert decimals(0.03) == 2 and decimals(0.005) == 3 and decimals(0.2) == 2 and decimals(0.0) == 4
+    assert decimals(0.03) == 2 and decimals(0.005) == 3 and decimals(0.2) == 2 and decimals(0.0) == 3
+    assert decimals(0.0004) == 3  # three seeds do not support a fourth decimal
+    assert mean_std(0.6045, 0.0005, noise=0.02) == "0.60 ± 0.00"  # the judges' noise decides the digits
     assert mean_std(0.72461, 0.0049) == "0.725 ± 0.005"
     assert mean_std(0.3974, 0.0302) == "0.40 ± 0.03"
 
@@ -98,3 +100,11 @@ def test_the_readme_shows_the_committed_results_and_claims_tables() -> None:
     document = load_results()
     assert results_table(document) in readme, "README's table is stale: paste claims.results_table(load_results())"
     assert claims_table(document) in readme, "README's claims are stale: paste claims.claims_table(load_results())"
+
+
+def test_a_verdict_says_when_the_judges_disagree_on_the_sign() -> None:
+    scores = {"a": [[0.90 + s, 0.60 + s, 0.90 + s] for s in (0.0, 0.01, 0.02)],
+              "b": [[0.60 + s, 0.70 + s, 0.60 + s] for s in (0.0, 0.01, 0.02)]}
+    m = measure(summarize(_document(scores)), Claim("a beats b", "a", "b", "", 1))
+    assert m.sign == 1 and m.by_judge == pytest.approx((0.3, -0.1, 0.3))
+    assert m.verdict.endswith("; the judges disagree)")
