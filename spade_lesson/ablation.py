@@ -318,9 +318,9 @@ def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: 
                if (work / f"{model}-seed{seed}.pt").is_file()}
     rows = min(SAMPLE_MAPS, len(val_data))
     columns = ["label map", "real"] + list(samples)
-    figure = plt.figure(figsize=(1.15 * len(columns), 3.2 + 1.15 * rows), dpi=90)
-    grid = figure.add_gridspec(rows + 2, len(columns))
-    chart = figure.add_subplot(grid[:2, :])
+    figure = plt.figure(figsize=(1.15 * len(columns), 3.6 + 1.15 * rows), dpi=90)
+    grid = figure.add_gridspec(rows + 1, len(columns), height_ratios=[2.6] + [1] * rows, hspace=0.6)
+    chart = figure.add_subplot(grid[0, :])
     ceilings = [record["ceiling_miou"] for record in document["judges"]]
     chart.axhspan(min(ceilings), max(ceilings), color="0.85", label="real images (the judges' ceilings)")
     for x, (model, summary) in enumerate(summaries.items()):
@@ -331,23 +331,24 @@ def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: 
         chart.errorbar(x + 0.15, summary.miou, yerr=summary.miou_seed_std, fmt="s", color="black", capsize=3,
                        markersize=4)
     chart.set_xticks(range(len(summaries)), list(summaries), fontsize=8)
+    chart.tick_params(axis="x", pad=2)
     chart.set_ylabel("mIoU (judges averaged)", fontsize=8)
     chart.set_ylim(0, 1)
     chart.legend(fontsize=7, loc="lower left")
     settings = document["settings"]
     chart.set_title(f"{settings['dataset']} {settings['size']} px, {settings['steps']} steps per run; dots: seeds, "
-                    f"squares: mean ± std over seeds ({len(ceilings)} judges)", fontsize=8)
+                    f"squares: mean ± std over seeds ({len(ceilings)} judges); images below: seed {seed}", fontsize=8)
     for r in range(rows):
         item = val_data[r]
         pictures = [colorize(item["label"], val_data.palette), to_uint8(item["image"])]
         pictures += [to_uint8(samples[model][r]) for model in samples]
         for c, picture in enumerate(pictures):
-            ax = figure.add_subplot(grid[r + 2, c])
+            ax = figure.add_subplot(grid[r + 1, c])
             ax.imshow(picture.numpy())
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(columns[c] + (f"\n(seed {seed})" if c >= 2 else ""), fontsize=7)
+                ax.set_title(columns[c], fontsize=7)
     try:
         with atomic_write(path, "wb") as file:
             figure.savefig(file, format="png", bbox_inches="tight")
