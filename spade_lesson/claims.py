@@ -133,10 +133,18 @@ class Measurement:
 
     @property
     def agrees_with_paper(self) -> str:
-        """'agrees', 'disagrees', or 'not comparable' when the paper did not test it."""
-        if self.claim.paper_sign is None:
+        """'agrees'; 'not reproduced' (the paper saw a difference, this study none it can measure); 'disagrees' with
+        the reason; or 'not comparable' when the paper did not test it."""
+        paper = self.claim.paper_sign
+        if paper is None:
             return "not comparable"
-        return "agrees" if self.sign == self.claim.paper_sign else "disagrees"
+        if self.sign == paper:
+            return "agrees"
+        if self.sign == 0:
+            return "not reproduced (no measurable difference here)"
+        if paper == 0:
+            return "disagrees (a difference here, none reported there)"
+        return "disagrees (the opposite direction)"
 
 
 def measure(summaries: dict[str, Summary], claim: Claim) -> Measurement:

@@ -32,7 +32,8 @@ def test_a_difference_counts_only_beyond_twice_the_pooled_seed_std() -> None:
     noisy = {"a": [[0.70] * 3, [0.80] * 3, [0.90] * 3], "b": [[0.60] * 3, [0.70] * 3, [0.80] * 3]}
     close = measure(summarize(_document(noisy)), claim)
     assert close.difference == pytest.approx(0.1) and close.pooled_std == pytest.approx(0.1)
-    assert close.sign == 0 and close.verdict.startswith(NOT_MEASURABLE) and close.agrees_with_paper == "disagrees"
+    assert close.sign == 0 and close.verdict.startswith(NOT_MEASURABLE)
+    assert close.agrees_with_paper == "not reproduced (no measurable difference here)"
     quiet = {"a": [[0.80] * 3, [0.81] * 3, [0.82] * 3], "b": [[0.60] * 3, [0.62] * 3, [0.64] * 3]}
     far = measure(summarize(_document(quiet)), claim)
     assert far.sign == 1 and far.verdict == "a higher by 0.19 (2 x pooled std = 0.03; every judge agrees)"
@@ -108,3 +109,7 @@ def test_a_verdict_says_when_the_judges_disagree_on_the_sign() -> None:
     m = measure(summarize(_document(scores)), Claim("a beats b", "a", "b", "", 1))
     assert m.sign == 1 and m.by_judge == pytest.approx((0.3, -0.1, 0.3))
     assert m.verdict.endswith("; the judges disagree)")
+    assert measure(summarize(_document(scores)), Claim("a = b", "a", "b", "", 0)).agrees_with_paper == (
+        "disagrees (a difference here, none reported there)")
+    assert measure(summarize(_document(scores)), Claim("b beats a", "b", "a", "", 1)).agrees_with_paper == (
+        "disagrees (the opposite direction)")
