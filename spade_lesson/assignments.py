@@ -37,7 +37,7 @@ class Timing:
 TIMINGS = {
     "00_start_here": Timing("10 min", "< 1 min", "no"),
     "01_batchnorm_from_scratch": Timing("45 min", "< 1 min", "no"),
-    "02_the_washout": Timing("45 min", "< 1 min", "no"),
+    "02_the_washout": Timing("45 min", "5 min", "no"),
     "03_spade": Timing("60 min", "< 1 min", "no"),
     "04_the_networks": Timing("45 min", "< 1 min", "no"),
     "05_training": Timing("60 min", "6 min", "recommended (T4 or better)"),
