@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.layers import norm_layer
+from spade_lesson.onehot import SegMap, resized
 from spade_lesson.spade import PARAM_FREE_NORMS
 
 
@@ -41,8 +42,9 @@ class CLADE(nn.Module):
         beta = F.embedding(index, self.beta).permute(0, 3, 1, 2) * present  # beta_{c,y,x} = beta^{m(y,x)}_c
         return gamma, beta
 
-    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
-        """x: (N, norm_nc, H, W), segmap: (N, label_nc, h, w) one-hot -> (N, norm_nc, H, W)."""
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor | SegMap) -> torch.Tensor:
+        """x: (N, norm_nc, H, W), segmap: (N, label_nc, h, w) one-hot, or a SegMap -> (N, norm_nc, H, W)."""
         normalized = self.param_free_norm(x)  # (h - mu_c) / sigma_c
-        gamma, beta = self.modulation(F.interpolate(segmap, size=x.shape[2:], mode="nearest"))
+        segmap = resized(segmap, x.shape[2:])  # nearest, as SPADE
+        gamma, beta = self.modulation(segmap.dense(x.dtype) if isinstance(segmap, SegMap) else segmap)
         return normalized * (1 + gamma) + beta  # SPADE's Eq. (1) with gamma, beta read from the class's table row

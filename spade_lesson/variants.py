@@ -29,6 +29,7 @@ from torch import nn
 from spade_lesson.baselines import BaselineGenerator, BaselineResnetBlock, count_parameters
 from spade_lesson.clade import CLADE
 from spade_lesson.generator import SPADEGenerator, decoder_plan, latent_size
+from spade_lesson.onehot import SegMap
 from spade_lesson.spade import SPADE
 
 MATCH_TOLERANCE = 0.10  # a matched variant's parameter count is within 10% of spade's
@@ -57,8 +58,8 @@ class InputOnlyGenerator(BaselineGenerator):
         if norm == "none":  # the same network with every normalization layer taken out
             _replace(self, lambda module: isinstance(module, nn.BatchNorm2d), lambda module: nn.Identity())
 
-    def forward(self, semantic: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """semantic: (N, semantic_nc, H, W) one-hot -> image (N, 3, H, W) in [-1, 1]; z must be None."""
+    def forward(self, semantic: torch.Tensor | SegMap, z: torch.Tensor | None = None) -> torch.Tensor:
+        """semantic: (N, semantic_nc, H, W) one-hot or a SegMap -> image (N, 3, H, W) in [-1, 1]; z must be None."""
         _no_style(z)
         return super().forward(semantic)
 
@@ -78,8 +79,10 @@ class ConcatGenerator(nn.Module):
                                                             norm="batch", spectral=spectral))
         self.conv_img = nn.Conv2d(self.plan[-1].out_channels, 3, kernel_size=3, padding=1)
 
-    def forward(self, semantic: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """semantic: (N, semantic_nc, H, W) one-hot -> image (N, 3, H_out, W_out) in [-1, 1]; z must be None."""
+    def forward(self, semantic: torch.Tensor | SegMap, z: torch.Tensor | None = None) -> torch.Tensor:
+        """semantic: (N, semantic_nc, H, W) one-hot or a SegMap -> image (N, 3, H_out, W_out) in [-1, 1]; z None."""
+        if isinstance(semantic, SegMap):  # the map is concatenated as channels: it is needed dense
+            semantic = semantic.dense()
         _check_semantic(semantic, self.semantic_nc)
         _no_style(z)
         x = self.fc(F.interpolate(semantic, size=(self.start_height, self.start_width), mode="nearest"))

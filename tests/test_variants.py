@@ -59,6 +59,17 @@ def test_matched_variants_are_within_ten_percent_of_spade_and_clade_is_smaller(s
             assert ratio < 1 - MATCH_TOLERANCE, (name, ratio)
 
 
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_a_segmap_of_class_ids_draws_what_the_dense_one_hot_map_draws(name: str) -> None:
+    from spade_lesson.onehot import SegMap
+
+    generator = _small(name).eval()  # in training mode each call would step spectral norm's power iteration
+    label = torch.randint(5, (2, 64, 64), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        dense, ids = generator(_one_hot(label, 5)), generator(SegMap.from_labels(label, 5))
+    torch.testing.assert_close(ids, dense, atol=1e-5, rtol=1e-4)
+
+
 def test_closest_width_picks_the_nearest_count() -> None:
     assert closest_width(lambda width: torch.nn.Linear(width, 10, bias=False), 234) == 23  # 230 beats 240
     assert closest_width(lambda width: torch.nn.Linear(width, 10, bias=False), 236) == 24
