@@ -1,14 +1,16 @@
-"""A miniature of the paper's main claim (Park et al., CVPR 2019, Sec. 3-4): SPADE beats the same decoder with
-BatchNorm or InstanceNorm fed the label map at its input, at matched parameter counts and an equal training budget.
+"""The paper's ablations in miniature (Park et al., CVPR 2019, Sec. 4, Tables 3 and 4; Tan et al., TPAMI 2021), with
+the controls that can refute the course's claims: the variants of spade_lesson.variants, each trained by the one loop.
 
-Every model is trained by the same loop (spade_lesson.train.train with the model's generator: the same discriminator,
-losses, optimizers, data order, number of steps, NaN stop and checkpoints) for several seeds, and scored with the paper's protocol
-(spade_lesson.segmenter): a U-Net trained on real images segments the generated ones; mIoU and pixel accuracy
-against the input label maps of the validation split.
+Every variant is trained by spade_lesson.train.train (the same discriminator, losses, optimizers, data order, number
+of steps, NaN stop and checkpoints) for several seeds, and scored with the paper's protocol (spade_lesson.segmenter):
+a U-Net trained on real images segments the generated images, mIoU and pixel accuracy against the input label maps.
+The U-Net is itself trained with several seeds (the judges), so that the instrument's own noise is measured; the
+judges' weights (0.48M parameters each) are written beside the results and ship with the package.
 
 `AblationConfig`: the knobs; `run_ablation(config)` -> the JSON document it writes to <out>/ablation_<dataset>.json
-(one record per run; runs already there are skipped, and a run cut short resumes from its checkpoint), and the figure
-<out>/ablation_<dataset>.png (what `spade-lesson ablate` runs).
+after every run (a finished (model, seed) is skipped, a run cut short resumes from its checkpoint), and the figure
+<out>/ablation_<dataset>.png; `verify(path, reruns)` recomputes committed scores from the shipped judges (and reruns
+the runs asked for); `spade-lesson ablate` runs them (spade_lesson.cli.ablate).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -27,65 +30,77 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from spade_lesson.atomic import atomic_write
-from spade_lesson.baselines import BaselineGenerator, count_parameters, matching_ngf
+from spade_lesson.baselines import count_parameters
 from spade_lesson.checkpoints.io import CHECKPOINT_NAME
+from spade_lesson.claims import CLAIMS, mean_std, measure, summarize
 from spade_lesson.config import TrainConfig, cpu_config, setting, shared
 from spade_lesson.data import colorize, load_dataset, to_uint8
-from spade_lesson.fid import fid, load_inception
-from spade_lesson.networks import build_networks
 from spade_lesson.runtime import pick_device, seed_everything
-from spade_lesson.segmenter import ceiling, evaluate, train_segmenter
+from spade_lesson.segmenter import (ceiling, dataset_fingerprint, evaluate, load_segmenter, segmenter_file,
+                                    train_segmenter)
 from spade_lesson.train import train
 from spade_lesson.trainer import SPADETrainer
+from spade_lesson.variants import VARIANTS, build_variant, norm_macs
 
-COMMITTED = Path(__file__).parent / "results"  # the course's own run, shipped with the package for notebook 06
-MODELS = ("spade", "batchnorm", "instancenorm")
-BASELINE_NORMS = {"batchnorm": "batch", "instancenorm": "instance"}  # model name -> BaselineGenerator norm
-SAMPLE_MAPS = 4  # validation label maps drawn in the figure
+COMMITTED = Path(__file__).parent / "results"  # the course's own run and its judges, shipped with the package
+MODELS = tuple(VARIANTS)
+JUDGES = "judges"  # folder beside the results holding the judges' weights
+SAMPLE_MAPS = 3  # validation label maps drawn in the figure
 # AblationConfig fields that decide the numbers: a results file made with other values is not resumed
 SETTINGS = ("dataset", "size", "steps", "batch_size", "ngf", "spade_hidden", "eval_images", "segmenter_steps")
 
 
 @dataclass
 class AblationConfig:
-    """One ablation: `models` x `seeds`, each trained `steps` GAN steps, scored on `eval_images` validation maps.
+    """One ablation: `models` x `seeds`, each trained `steps` GAN steps, scored by each of the `judges` segmenters.
 
     The fields shared with training are TrainConfig's (the same meaning and checks), at the ablation's defaults.
+    The defaults are sized for the course's shared 2-core CPU, where one process got about a fifth of a core
+    (1.2 s per SPADE step at 64 px, batch 4): 8 variants x 3 seeds x 150 steps and 3 judges x 300 steps in about
+    an hour and a half there, half an hour on an idle core.
     """
 
     dataset: str = shared("dataset")
     data_root: str = shared("data_root")
     size: int = shared("size", 64)
-    steps: int = shared("steps", 300)  # per run: the equal budget
+    steps: int = shared("steps", 150)  # per run: the equal budget (sized for ~1 h of one shared CPU core, see below)
     batch_size: int = shared("batch_size", 4)
-    ngf: int = shared("ngf", 16)  # SPADE's; each baseline gets the width that matches its parameter count
+    ngf: int = shared("ngf", 16)  # SPADE's; each matched variant gets the width that matches its parameter count
     spade_hidden: int = shared("spade_hidden", 32)
-    seeds: tuple[int, ...] = setting((0, 1, 2), "seeds per model: 0, 1, ..., N-1")
+    seeds: tuple[int, ...] = setting((0, 1, 2), "generator seeds per model: 0, 1, ..., N-1")
+    judges: tuple[int, ...] = setting((0, 1, 2), "segmenter seeds (the judges): 0, 1, ..., N-1")
     models: tuple[str, ...] = setting(MODELS, "models to train", choices=MODELS)
     eval_images: int = setting(128, "validation label maps scored per run")
-    segmenter_steps: int = setting(600, "training steps of the evaluation U-Net (trained once, cached)")
+    segmenter_steps: int = setting(300, "training steps of each judge (a U-Net trained on real images)")
     device: str = shared("device")
-    out: str = setting("results", "folder for the JSON and the figure")
-    work: str = setting("runs/ablation", "folder for cached segmenters and each run's checkpoint and samples")
+    out: str = setting("results", "folder for the JSON, the figure and the judges' weights")
+    work: str = setting("runs/ablation", "folder for each run's checkpoint and samples")
 
     def __post_init__(self) -> None:
         """Check the values with one-line errors naming the field."""
         unknown = [model for model in self.models if model not in MODELS]
         if unknown or not self.models:
             raise ValueError(f"models={self.models!r}: choose from {', '.join(MODELS)}")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ValueError(f"seeds={self.seeds!r}: pass at least one seed, each once")
+        for name in ("seeds", "judges"):
+            values = getattr(self, name)
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"{name}={values!r}: pass at least one seed, each once")
         for name in ("eval_images", "segmenter_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be at least 1")
         gan_config(self, self.seeds[0])  # the shared settings, checked as training checks them
-        if "instancenorm" in self.models and self.size < 64:
-            raise ValueError(f"size={self.size}: the InstanceNorm baseline starts from a (size / 32)^2 map and needs "
-                             "more than one pixel there; use size >= 64")
+        if self.size < 64 and {"input_in", "spade_instance"} & set(self.models):
+            raise ValueError(f"size={self.size}: InstanceNorm on the (size / 32)^2 start map needs more than one "
+                             "pixel there; use size >= 64")
 
     def settings(self) -> dict[str, Any]:
         """The fields that decide the numbers (stored in the JSON, compared when resuming)."""
         return {name: getattr(self, name) for name in SETTINGS}
+
+
+def results_path(config: AblationConfig) -> Path:
+    """<out>/ablation_<dataset>.json (a folder dataset is named by its folder)."""
+    return Path(config.out) / f"ablation_{Path(config.dataset).name}.json"
 
 
 def work_folder(config: AblationConfig) -> Path:
@@ -103,13 +118,8 @@ def gan_config(config: AblationConfig, seed: int) -> TrainConfig:
 
 
 def build_generator(model: str, config: TrainConfig, semantic_nc: int) -> nn.Module:
-    """SPADE's generator, or the BatchNorm / InstanceNorm baseline at the width matching its parameter count."""
-    if model == "spade":
-        return build_networks(config, semantic_nc, discriminator=False)["G"]
-    norm = BASELINE_NORMS[model]
-    ngf = matching_ngf(semantic_nc, ngf=config.ngf, crop_size=config.size, aspect_ratio=1.0,
-                       spade_hidden=config.spade_hidden, norm=norm)
-    return BaselineGenerator(semantic_nc, ngf=ngf, crop_size=config.size, aspect_ratio=1.0, norm=norm)
+    """The variant `model` (spade_lesson.variants) at the config's SPADE width and size."""
+    return build_variant(model, semantic_nc, ngf=config.ngf, spade_hidden=config.spade_hidden, crop_size=config.size)
 
 
 def train_model(model: str, config: TrainConfig, data: Dataset, device: torch.device,
@@ -129,11 +139,6 @@ def write_json(document: dict[str, Any], path: Path) -> None:
         file.write("\n")
 
 
-def results_path(config: AblationConfig) -> Path:
-    """<out>/ablation_<dataset>.json (a folder dataset is named by its folder)."""
-    return Path(config.out) / f"ablation_{Path(config.dataset).name}.json"
-
-
 def load_results(path: Path, config: AblationConfig) -> dict[str, Any] | None:
     """The results file to resume, or None; a file made with other settings is a clear error."""
     if not path.is_file():
@@ -141,8 +146,10 @@ def load_results(path: Path, config: AblationConfig) -> dict[str, Any] | None:
     try:
         document = json.loads(path.read_text())
         saved = document["settings"]
+        document["runs"], document["judges"]
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path}: not an ablation results file; move it away or pick another --out") from None
+        raise ValueError(f"{path}: not an ablation results file (or one from before the judges); move it away or "
+                         "pick another --out") from None
     changed = [name for name in SETTINGS if saved.get(name) != config.settings()[name]]
     if changed:
         name = changed[0]
@@ -151,30 +158,59 @@ def load_results(path: Path, config: AblationConfig) -> dict[str, Any] | None:
     return document
 
 
-def summarize(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per model: seeds, params, and mean and sample std (0 for one seed) of miou and pixel_acc over its runs."""
-    summary = {}
-    for model in MODELS:
-        mine = [run for run in runs if run["model"] == model]
-        if not mine:
-            continue
-        row: dict[str, float] = {"seeds": len(mine), "params": mine[0]["params"]}
-        for metric in ("miou", "pixel_acc"):
-            values = [run[metric] for run in mine]
-            row[f"{metric}_mean"] = statistics.fmean(values)
-            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-        summary[model] = row
-    return summary
-
-
-def check_resumed_models(runs: list[dict[str, Any]], config: AblationConfig, data: Dataset, path: Path) -> None:
+def check_resumed_models(runs: list[dict[str, Any]], config: AblationConfig, semantic_nc: int, path: Path) -> None:
     """Refuse to resume runs whose generator differs in size from the one this code builds (the model changed)."""
     for model in sorted({run["model"] for run in runs}):
         recorded = next(run["params"] for run in runs if run["model"] == model)
-        built = count_parameters(build_generator(model, gan_config(config, seed=0), data.num_classes))
+        with torch.device("meta"):
+            built = count_parameters(build_generator(model, gan_config(config, seed=0), semantic_nc))
         if recorded != built:
             raise ValueError(f"{path}: its {model} runs have {recorded:,} generator parameters but this code builds "
                              f"{built:,}; the model changed, so move the file away to start over")
+
+
+def initialization(config: TrainConfig) -> str:
+    """How the generators' weights start under this training config, in words (recorded in the results)."""
+    fields = {name: value for name, value in dataclasses.asdict(config).items() if name.startswith("init")}
+    if not fields:
+        return "PyTorch's default initialization of each layer"
+    return ", ".join(f"{name}={value!r}" for name, value in fields.items()) + " (spade_lesson.initialization)"
+
+
+def judge_file(out: Path, train_data: Dataset, config: AblationConfig, seed: int) -> Path:
+    """Where the judge of this seed is kept: <out>/judges/segmenter-<key of its settings>.pt."""
+    return segmenter_file(train_data, config.segmenter_steps, out / JUDGES, seed=seed)
+
+
+def train_judges(config: AblationConfig, train_data: Dataset, val_data: Dataset, device: torch.device,
+                 document: dict[str, Any], progress: bool) -> dict[int, nn.Module]:
+    """The judges by seed (trained once, kept in <out>/judges), their ceilings recorded in document['judges']."""
+    out = results_path(config).parent
+    judges, records = {}, {record["seed"]: record for record in document["judges"]}
+    for seed in config.judges:
+        judges[seed] = train_segmenter(train_data, config.segmenter_steps, seed=seed, device=device,
+                                       cache_dir=out / JUDGES, progress=progress)
+        if seed not in records:
+            scores = ceiling(val_data, judges[seed], num_images=config.eval_images)
+            records[seed] = {"seed": seed, "ceiling_miou": scores["miou"], "ceiling_accuracy": scores["pixel_acc"],
+                             "weights": judge_file(out, train_data, config, seed).relative_to(out).as_posix()}
+    document["judges"] = [records[seed] for seed in sorted(records)]
+    return judges
+
+
+def score_run(model: str, seed: int, trainer: SPADETrainer, judges: dict[int, nn.Module], val_data: Dataset,
+              config: AblationConfig, seconds: float) -> list[dict[str, Any]]:
+    """One record per judge: the EMA generator's mIoU and pixel accuracy, its size and its normalization's cost."""
+    generator = trainer.ema
+    params = count_parameters(generator)
+    macs = norm_macs(generator, val_data.num_classes, config.size, config.size)
+    records = []
+    for judge_seed, judge in judges.items():
+        scores = evaluate(generator, val_data, judge, num_images=config.eval_images)
+        records.append({"model": model, "seed": seed, "judge_seed": judge_seed, "miou": scores["miou"],
+                        "accuracy": scores["pixel_acc"], "params": params, "norm_macs": macs,
+                        "seconds": round(seconds, 1), "device": trainer.device.type})
+    return records
 
 
 def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any]:
@@ -183,86 +219,152 @@ def run_ablation(config: AblationConfig, progress: bool = True) -> dict[str, Any
     train_data = load_dataset(config.dataset, root=config.data_root, split="train", size=config.size)
     val_data = load_dataset(config.dataset, root=config.data_root, split="val", size=config.size)
     path = results_path(config)
-    document = load_results(path, config) or {"settings": config.settings(), "runs": []}
-    check_resumed_models(document["runs"], config, train_data, path)  # before any long work
+    document = load_results(path, config) or {"settings": config.settings(), "judges": [], "runs": []}
+    check_resumed_models(document["runs"], config, train_data.num_classes, path)  # before any long work
+    started_from = initialization(gan_config(config, config.seeds[0]))
+    if document["runs"] and document.get("initialization") != started_from:
+        raise ValueError(f"{path}: its runs started from {document.get('initialization')}, this code's from "
+                         f"{started_from}; move the file away to start over")
+    document.update(initialization=started_from, torch=torch.__version__, machine=platform.machine(),
+                    threads=torch.get_num_threads())
     work = work_folder(config)
-    segmenter = train_segmenter(train_data, config.segmenter_steps, device=device, cache_dir=Path(config.work) /
-                                "segmenters", progress=progress)
-    document["ceiling"] = ceiling(val_data, segmenter, num_images=config.eval_images)
-    inception = load_inception()
-    count = min(config.eval_images, len(val_data))
-    real = torch.stack([val_data[i]["image"] for i in range(count)])
+    judges = train_judges(config, train_data, val_data, device, document, progress)
+    write_json(document, path)
     maps = torch.stack([val_data[i]["label"] for i in range(min(SAMPLE_MAPS, len(val_data)))])
-    done = {(run["model"], run["seed"]) for run in document["runs"]}
-    for seed in config.seeds:
+    for seed in config.seeds:  # seed by seed: a study cut short has every model at the same number of seeds
         for model in config.models:
-            if (model, seed) in done:
+            scored = {run["judge_seed"] for run in document["runs"] if (run["model"], run["seed"]) == (model, seed)}
+            missing = {judge: judges[judge] for judge in config.judges if judge not in scored}
+            if not missing:
                 continue
             started = time.perf_counter()
             trainer = train_model(model, gan_config(config, seed), train_data, device, progress)
-            seconds = time.perf_counter() - started
-            scores = evaluate(trainer.ema, val_data, segmenter, num_images=config.eval_images)
-            fake = None
-            if inception is not None:
-                labels = torch.stack([val_data[i]["label"] for i in range(count)])
-                fake = torch.cat([trainer.generate(chunk) for chunk in labels.split(16)])
-            document["runs"].append({
-                "model": model, "seed": seed, "miou": scores["miou"], "pixel_acc": scores["pixel_acc"],
-                "fid": fid(inception, real, fake) if fake is not None else None,
-                "params": count_parameters(trainer.generator), "steps": config.steps, "device": device.type,
-                "seconds": round(seconds, 1)})
+            seconds = next((run["seconds"] for run in document["runs"] if (run["model"], run["seed"]) == (model, seed)),
+                           time.perf_counter() - started)
+            document["runs"] += score_run(model, seed, trainer, missing, val_data, config, seconds)
             with atomic_write(work / f"{model}-seed{seed}.pt", "wb") as file:
                 torch.save(trainer.generate(maps).cpu(), file)
             write_json(document, path)
-    write_json(document, path)
     write_figure(document, val_data, work, path.with_suffix(".png"))
     return document
 
 
+def verify(path: str | Path = COMMITTED / "ablation_landscapes.json", reruns: tuple[tuple[str, int], ...] = (),
+           data_root: str = "data", work: str = "runs/verify", progress: bool = True) -> bool:
+    """Recompute the committed scores and say whether they agree: each judge's ceiling from its shipped weights
+    (exactly, up to the last pixel), and each rerun (model, seed) trained again under every judge (within twice the
+    model's seed std). Prints one line per check; True when all agree."""
+    path = Path(path)
+    config = AblationConfig(**document_settings(path), data_root=data_root, work=work, out=str(path.parent),
+                            device="cpu")
+    document = load_results(path, config)
+    device = torch.device("cpu")
+    train_data = load_dataset(config.dataset, root=config.data_root, split="train", size=config.size)
+    val_data = load_dataset(config.dataset, root=config.data_root, split="val", size=config.size)
+    agree = True
+    judges = {}
+    for record in document["judges"]:
+        weights = path.parent / record["weights"]
+        judges[record["seed"]] = load_segmenter(weights, device)
+        trained_on = torch.load(weights, map_location="cpu", weights_only=True)["config"]["dataset"]
+        if trained_on != dataset_fingerprint(train_data):
+            raise ValueError(f"{weights}: this judge was trained on other data than {config.dataset!r} at size "
+                             f"{config.size}; regenerate the results with `spade-lesson ablate`")
+        got = ceiling(val_data, judges[record["seed"]], num_images=config.eval_images)["miou"]
+        same = abs(got - record["ceiling_miou"]) < 1e-6
+        agree &= same
+        print(f"judge seed {record['seed']}: real-image mIoU {got:.6f}, committed {record['ceiling_miou']:.6f}: "
+              f"{'agrees exactly' if same else 'DIFFERS'}")
+    summaries = summarize(document)
+    for model, seed in reruns:
+        committed = {run["judge_seed"]: run["miou"] for run in document["runs"]
+                     if (run["model"], run["seed"]) == (model, seed)}
+        if not committed:
+            raise ValueError(f"{path} holds no run of {model} seed {seed}: pick one of its runs to rerun")
+        trainer = train_model(model, gan_config(config, seed), train_data, device, progress)
+        tolerance = 2 * summaries[model].miou_seed_std
+        for judge_seed, judge in judges.items():
+            got = evaluate(trainer.ema, val_data, judge, num_images=config.eval_images)["miou"]
+            difference = got - committed[judge_seed]
+            within = abs(difference) <= tolerance
+            agree &= within
+            print(f"{model} seed {seed}, judge {judge_seed}: mIoU {got:.4f}, committed {committed[judge_seed]:.4f}, "
+                  f"difference {difference:+.4f}: {'within' if within else 'OUTSIDE'} 2 x its seed std "
+                  f"({tolerance:.4f})")
+    return agree
+
+
+def document_settings(path: Path) -> dict[str, Any]:
+    """The settings stored in a results file (a clear error when it has none)."""
+    try:
+        return json.loads(path.read_text())["settings"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no results file there; pass the JSON `spade-lesson ablate` wrote") from None
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path}: not an ablation results file") from None
+
+
 def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: Path) -> None:
-    """Table of mean +- std per model (and the real-image ceiling) beside samples: label | real | each model."""
+    """mIoU per model (each seed a dot, mean +- seed std, the judges' real-image ceilings as a band) above samples:
+    label | real | each model's image of the same validation maps."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    summary = summarize(document["runs"])
+    summaries = summarize(document)
     seed = min(run["seed"] for run in document["runs"])
-    samples = {model: torch.load(work / f"{model}-seed{seed}.pt", weights_only=True) for model in summary
+    samples = {model: torch.load(work / f"{model}-seed{seed}.pt", weights_only=True) for model in summaries
                if (work / f"{model}-seed{seed}.pt").is_file()}
     rows = min(SAMPLE_MAPS, len(val_data))
     columns = ["label map", "real"] + list(samples)
-    figure = plt.figure(figsize=(5.5 + 1.3 * len(columns), 1.3 * rows + 0.5), dpi=90)
-    grid = figure.add_gridspec(rows, len(columns) + 4)
-    table = figure.add_subplot(grid[:, :4])
-    table.axis("off")
-    cells = [[model, f"{row['params'] / 1e6:.2f}M", str(row["seeds"]),
-              *(f"{row[f'{metric}_mean']:.3f} ± {row[f'{metric}_std']:.3f}" for metric in ("miou", "pixel_acc"))]
-             for model, row in summary.items()]
-    best = document["ceiling"]
-    cells.append(["real images", "", "", f"{best['miou']:.3f}", f"{best['pixel_acc']:.3f}"])
-    drawn = table.table(cellText=cells, colLabels=["model", "params", "seeds", "mIoU", "pixel accuracy"],
-                        colWidths=[0.24, 0.14, 0.1, 0.26, 0.26], loc="center", cellLoc="center")
-    drawn.auto_set_font_size(False)
-    drawn.set_fontsize(8)
-    drawn.scale(1.0, 1.8)
+    figure = plt.figure(figsize=(1.15 * len(columns), 3.6 + 1.15 * rows), dpi=90)
+    grid = figure.add_gridspec(rows + 1, len(columns), height_ratios=[2.6] + [1] * rows, hspace=0.6)
+    chart = figure.add_subplot(grid[0, :])
+    ceilings = [record["ceiling_miou"] for record in document["judges"]]
+    chart.axhspan(min(ceilings), max(ceilings), color="0.85", label="real images (the judges' ceilings)")
+    for x, (model, summary) in enumerate(summaries.items()):
+        per_seed = [statistics.fmean(run["miou"] for run in document["runs"]
+                                     if run["model"] == model and run["seed"] == s)
+                    for s in sorted({run["seed"] for run in document["runs"] if run["model"] == model})]
+        chart.plot([x] * len(per_seed), per_seed, "o", color="tab:blue", alpha=0.5, markersize=4)
+        chart.errorbar(x + 0.15, summary.miou, yerr=summary.miou_seed_std, fmt="s", color="black", capsize=3,
+                       markersize=4)
+    chart.set_xticks(range(len(summaries)), list(summaries), fontsize=8)
+    chart.tick_params(axis="x", pad=2)
+    chart.set_ylabel("mIoU (judges averaged)", fontsize=8)
+    chart.set_ylim(0, 1)
+    chart.legend(fontsize=7, loc="lower left")
     settings = document["settings"]
-    table.set_title(f"{settings['dataset']} {settings['size']} px, {settings['steps']} steps per run\n"
-                    f"segmentation scores of {settings['eval_images']} validation maps, mean ± std over seeds",
-                    fontsize=8)
+    chart.set_title(f"{settings['dataset']} {settings['size']} px, {settings['steps']} steps per run; dots: seeds, "
+                    f"squares: mean ± std over seeds ({len(ceilings)} judges); images below: seed {seed}", fontsize=8)
     for r in range(rows):
         item = val_data[r]
         pictures = [colorize(item["label"], val_data.palette), to_uint8(item["image"])]
         pictures += [to_uint8(samples[model][r]) for model in samples]
         for c, picture in enumerate(pictures):
-            ax = figure.add_subplot(grid[r, 4 + c])
+            ax = figure.add_subplot(grid[r + 1, c])
             ax.imshow(picture.numpy())
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                ax.set_title(columns[c] + (f"\n(seed {seed})" if c >= 2 else ""), fontsize=8)
+                ax.set_title(columns[c], fontsize=7)
     try:
         with atomic_write(path, "wb") as file:
             figure.savefig(file, format="png", bbox_inches="tight")
     finally:
         plt.close(figure)
+
+
+def report(document: dict[str, Any]) -> list[str]:
+    """The summary lines the command prints: each model's scores, the ceilings, each claim's verdict."""
+    summaries = summarize(document)
+    lines = [f"{model:>15}: mIoU {mean_std(s.miou, s.miou_seed_std)} over {s.seeds} seeds (std over "
+             f"{s.judges} judges {s.miou_judge_std:.3f}), pixel accuracy {mean_std(s.accuracy, s.accuracy_seed_std)}, "
+             f"{s.params / 1e6:.2f}M parameters, {s.norm_macs / 1e6:.1f}M norm multiply-adds"
+             for model, s in summaries.items()]
+    lines += [f"{'real images':>15}: mIoU {record['ceiling_miou']:.3f} (judge seed {record['seed']})"
+              for record in document["judges"]]
+    lines += [f"{claim.name}: {measure(summaries, claim).verdict}" for claim in CLAIMS
+              if claim.better in summaries and claim.worse in summaries]
+    return lines

@@ -40,12 +40,13 @@ TIMED = "2026-11-29"  # when the full runs of TIMINGS were measured (`date; jupy
 TIMINGS = {
     "00_start_here": Timing("10 min", "< 1 min", "no"),
     "01_batchnorm_from_scratch": Timing("45 min", "< 1 min", "no"),
-    "02_the_washout": Timing("45 min", "< 1 min", "no"),
+    "02_the_washout": Timing("45 min", "1 min", "no"),
     "03_spade": Timing("60 min", "5 min", "no"),
     "04_the_networks": Timing("45 min", "3 min", "no"),
     "05_training": Timing("60 min", "6 min", "recommended (T4 or better)"),
     "06_evaluation": Timing("45 min", "13 min", "optional"),
     "07_interactive_gaugan": Timing("20 min", "1.5 min", "no"),
+    "08_ablations": Timing("45 min", "< 1 min", "no"),
 }
 
 
@@ -216,8 +217,8 @@ Most checks compare an exercise with a reference that is part of the installed p
 imports them from `spade_lesson.losses`, `spade_lesson.spade`, `spade_lesson.metrics` and other modules; the rest
 compare with torch's own functions), and every exercise is something the package implements: notebook 01 even
 prints the package's BatchNorm with `inspect.getsource`. A student can read the package, or call it from a
-solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where grades count, add hidden
-tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` of a check cell in
+solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where grades
+count, add hidden tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` of a check cell in
 `course/source/` from the student version and puts them back when it autogrades. For example, at the end of the
 check cell of `batch_norm_train`:
 

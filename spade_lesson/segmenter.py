@@ -106,6 +106,14 @@ def dataset_fingerprint(dataset: Dataset) -> str:
     return digest.hexdigest()[:16]
 
 
+def segmenter_file(dataset: Dataset, steps: int, cache_dir: str | os.PathLike, batch_size: int = 16, width: int = 16,
+                   depth: int = 3, lr: float = 2e-3, seed: int = 0) -> Path:
+    """Where train_segmenter keeps the segmenter of these settings: <cache_dir>/segmenter-<key>.pt."""
+    config = SegmenterConfig(dataset_fingerprint(dataset), dataset.num_classes, steps, batch_size, width, depth, lr,
+                             seed)
+    return Path(cache_dir) / f"segmenter-{config.key()}.pt"
+
+
 def train_segmenter(dataset: Dataset, steps: int, batch_size: int = 16, width: int = 16, depth: int = 3,
                     lr: float = 2e-3, seed: int = 0, device: str | torch.device = "cpu",
                     cache_dir: str | os.PathLike | None = CACHE_DIR, progress: bool = True) -> UNet:
@@ -117,7 +125,8 @@ def train_segmenter(dataset: Dataset, steps: int, batch_size: int = 16, width: i
     config = SegmenterConfig(dataset_fingerprint(dataset), dataset.num_classes, steps, batch_size, width, depth, lr,
                              seed)
     device = torch.device(device)
-    path = Path(cache_dir) / f"segmenter-{config.key()}.pt" if cache_dir is not None else None
+    settings = {"batch_size": batch_size, "width": width, "depth": depth, "lr": lr, "seed": seed}
+    path = segmenter_file(dataset, steps, cache_dir, **settings) if cache_dir is not None else None
     if path is not None and path.is_file():
         return load_segmenter(path, device)
     torch.manual_seed(seed)  # the weights, like the batches, follow from the settings

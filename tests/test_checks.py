@@ -182,6 +182,25 @@ def eight_connected_flood_fill(label, x, y, class_id):
     return out
 
 
+def clade_forward(x, segmap, gamma_table, beta_table):
+    normalized = F.batch_norm(x, None, None, training=True)
+    segmap = F.interpolate(segmap, size=x.shape[2:], mode="nearest")
+    gamma = torch.einsum("nlhw,lc->nchw", segmap, gamma_table)
+    beta = torch.einsum("nlhw,lc->nchw", segmap, beta_table)
+    return normalized * (1 + gamma) + beta
+
+
+def gathered_clade_forward(x, segmap, gamma_table, beta_table):
+    index = F.interpolate(segmap, size=x.shape[2:], mode="nearest").argmax(dim=1)  # don't care read as class 0
+    normalized = F.batch_norm(x, None, None, training=True)
+    return normalized * (1 + gamma_table[index].permute(0, 3, 1, 2)) + beta_table[index].permute(0, 3, 1, 2)
+
+
+def spade_branch_macs(norm_nc, label_nc, hidden, kernel_size, height, width):
+    k2 = kernel_size**2
+    return height * width * (label_nc * hidden * k2 + 2 * hidden * norm_nc * k2 + norm_nc)
+
+
 CORRECT = [
     (checks.check_batch_norm_train, [batch_norm_train]),
     (checks.check_update_running, [update_running]),
@@ -200,6 +219,8 @@ CORRECT = [
     (checks.check_flood_fill, [flood_fill]),
     (checks.check_brush_mask, [brush_mask]),
     (checks.check_interpolate_styles, [interpolate_styles]),
+    (checks.check_clade_forward, [clade_forward]),
+    (checks.check_spade_branch_macs, [spade_branch_macs]),
 ]
 
 def bn_answer(out=None, mean=None, var=None):
@@ -376,6 +397,12 @@ WRONG = [  # (check, functions, what the verdict must say): the verdict names th
      ["case 1 of 5", "mask: expected an array of shape (12, 16), got list"]),
     (checks.check_interpolate_styles, [lambda z_a, z_b, steps: interpolate_styles(z_a, z_b, steps) * 2],
      ["case 1 of 3 (z_dim=8, steps=5): codes at index (0, 0): expected"]),
+    (checks.check_clade_forward, [lambda x, segmap, gamma, beta: clade_forward(x, segmap, gamma, beta) + 1],
+     ["case 1 of 3 (x (4, 6, 16, 16), segmap (4, 4, 16, 16)): output at index"]),
+    (checks.check_spade_branch_macs,
+     [lambda c, n, h, k, height, width: spade_branch_macs(c, n, h, k, height, width) + 1],
+     ["case 1 of 4 (norm_nc=16, label_nc=9, hidden=32, kernel_size=3, 8 x 8): multiply-adds: expected 756736, got "
+      "756737"]),
 ]
 
 MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name the verdict must give it)
@@ -542,6 +569,18 @@ MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name 
      "the end points left out"),
     (checks.check_interpolate_styles, [lambda z_a, z_b, steps: interpolate_styles(z_a, z_b, steps)[None]],
      "an extra batch dimension"),
+    (checks.check_clade_forward, [lambda x, segmap, gamma, beta: clade_forward(x, segmap, gamma - 1, beta)],
+     "the scale is 1 + gamma"),
+    (checks.check_clade_forward,
+     [lambda x, segmap, gamma, beta: clade_forward(x, F.interpolate(segmap, size=x.shape[2:], mode="bilinear"),
+                                                   gamma, beta)],
+     "bilinear mixes classes"),
+    (checks.check_clade_forward, [gathered_clade_forward], "an all-zero vector, no class, gives a zero row"),
+    (checks.check_spade_branch_macs,
+     [lambda c, n, h, k, height, width: spade_branch_macs(c, n, h, k, height, width) - height * width * c],
+     "one multiply-add per output value"),
+    (checks.check_spade_branch_macs, [lambda c, n, h, k, height, width: height * width * (n * h + 2 * h * c + c)],
+     "C_in * k * k products"),
 ]
 
 ISSUE_13 = {  # the typical mistakes issue 13 names, and the checks that must recognise each

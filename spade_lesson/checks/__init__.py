@@ -11,6 +11,7 @@ In Jupyter a CheckFailed shows as that one line, without a traceback, and nbgrad
 failed.
 """
 
+from spade_lesson.checks.ablations import check_clade_forward, check_spade_branch_macs
 from spade_lesson.checks.batchnorm import check_batch_norm_train, check_group_norm, check_update_running
 from spade_lesson.checks.core import FORMULAS, REVEAL_AFTER, CheckFailed
 from spade_lesson.checks.evaluation import check_frechet_distance, check_miou_from_confusion
@@ -25,5 +26,5 @@ __all__ = [
     "check_group_norm", "check_uniform_map_response", "check_ridge_probe", "check_spade_forward",
     "check_split_params", "check_spade_parameter_count", "check_start_size", "check_patch_grid_size",
     "check_hinge_loss", "check_kl", "check_miou_from_confusion", "check_frechet_distance", "check_flood_fill",
-    "check_brush_mask", "check_interpolate_styles",
+    "check_brush_mask", "check_interpolate_styles", "check_clade_forward", "check_spade_branch_macs",
 ]

@@ -19,7 +19,7 @@ COMMANDS = {
     "sample": "draw label maps with a trained or official SPADE checkpoint (see `spade-lesson sample -h`)",
     "download": "download and prepare a real dataset (see `spade-lesson download -h`)",
     "assignments": "write the student versions of the notebooks for a class (see `spade-lesson assignments -h`)",
-    "ablate": "SPADE vs BatchNorm/InstanceNorm decoders, scored by a segmenter (see `spade-lesson ablate -h`)",
+    "ablate": "the ablation: SPADE and its controls, scored by several segmenters (see `spade-lesson ablate -h`)",
 }
 
 
