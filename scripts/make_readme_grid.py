@@ -54,7 +54,8 @@ def draw(dataset: Landscapes) -> Figure:
     handles = [Patch(facecolor=[c / 255 for c in color], edgecolor="black", linewidth=0.5, label=name)
                for name, color in zip(dataset.class_names, dataset.palette)]
     size = f"{dataset.size}x{dataset.size}"
-    figure.suptitle(f"Landscapes: procedural label maps and the images painted from them ({size})", y=0.995, fontsize=11)
+    figure.suptitle(f"Landscapes: procedural label maps and the images painted from them ({size})", y=0.995,
+                    fontsize=11)
     figure.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=9, frameon=False,
                   handlelength=1.2, columnspacing=1.0, bbox_to_anchor=(0.5, 0.965))
     figure.subplots_adjust(left=0.03, right=0.99, bottom=0.01, top=0.915, wspace=0.04, hspace=0.12)

@@ -36,8 +36,14 @@ from spade_lesson.claims import CLAIMS, mean_std, measure, summarize
 from spade_lesson.config import TrainConfig, cpu_config, setting, shared
 from spade_lesson.data import colorize, load_dataset, to_uint8
 from spade_lesson.runtime import pick_device, seed_everything
-from spade_lesson.segmenter import (ceiling, dataset_fingerprint, evaluate, load_segmenter, segmenter_file,
-                                    train_segmenter)
+from spade_lesson.segmenter import (
+    ceiling,
+    dataset_fingerprint,
+    evaluate,
+    load_segmenter,
+    segmenter_file,
+    train_segmenter,
+)
 from spade_lesson.train import train
 from spade_lesson.trainer import SPADETrainer
 from spade_lesson.variants import VARIANTS, build_variant, norm_macs
@@ -104,7 +110,7 @@ def results_path(config: AblationConfig) -> Path:
 
 
 def work_folder(config: AblationConfig) -> Path:
-    """<work>/ablation_<dataset>-<hash of the settings>: this ablation's runs and samples, apart from other settings'."""
+    """<work>/ablation_<dataset>-<hash of the settings>: this ablation's runs and samples, apart from others'."""
     key = hashlib.sha256(json.dumps(config.settings(), sort_keys=True).encode()).hexdigest()[:8]
     return Path(config.work) / f"{results_path(config).stem}-{key}"
 

@@ -218,7 +218,8 @@ imports them from `spade_lesson.losses`, `spade_lesson.spade`, `spade_lesson.met
 compare with torch's own functions), and every exercise is something the package implements: notebook 01 even
 prints the package's BatchNorm with `inspect.getsource`. A student can read the package, or call it from a
 solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where grades
-count, add hidden tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` of a check cell in
+count, add hidden tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` of a
+check cell in
 `course/source/` from the student version and puts them back when it autogrades. For example, at the end of the
 check cell of `batch_norm_train`:
 

@@ -47,9 +47,9 @@ class TrainConfig:
     num_upsampling_layers: str = setting("normal", "the generator's doublings: normal (5), more (6, the paper's "
                                                    "Cityscapes), most (7, one more block)",
                                          choices=tuple(UPSAMPLING_LAYERS))
-    preprocess_mode: str = setting("fixed", "the official preprocess_mode: fixed (resize to size x size / aspect_ratio), "
-                                            "resize_and_crop or scale_width_and_crop (to load_size, then a random "
-                                            "size crop), none", choices=PREPROCESS_MODES)
+    preprocess_mode: str = setting("fixed", "the official preprocess_mode: fixed (resize to size x size / "
+                                            "aspect_ratio), resize_and_crop or scale_width_and_crop (to load_size, "
+                                            "then a random size crop), none", choices=PREPROCESS_MODES)
     load_size: int | None = setting(None, "the official load_size, the resize before a random crop (286 for 256 "
                                           "crops officially); None: size")
     flip: bool = setting(False, "random left-right flips of image, label and instance map alike (the official "

@@ -13,7 +13,7 @@ follows. The official norm_D / norm_E string "spectralinstance" is spectral=True
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 from torch.nn.utils import spectral_norm

@@ -9,7 +9,7 @@ from spade_lesson.data.semantic import IGNORE_INDEX
 
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int,
                      ignore_index: int = IGNORE_INDEX) -> torch.Tensor:
-    """pred, target: int class ids of the same shape -> (num_classes, num_classes) counts, rows = target, cols = pred."""
+    """pred, target: int class ids of one shape -> (num_classes, num_classes) counts, rows = target, cols = pred."""
     if pred.shape != target.shape:
         raise ValueError(f"confusion_matrix: pred {tuple(pred.shape)} and target {tuple(target.shape)} must have "
                          f"the same shape")

@@ -17,9 +17,9 @@ import pickle
 import socket
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
@@ -91,7 +91,7 @@ def _download(weights: PretrainedFile) -> str:
     return ""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read(weights: PretrainedFile) -> tuple[dict[str, torch.Tensor] | None, str]:
     """The checked state dict, or None and what is wrong (remembered: one attempt per file and process)."""
     if not weights.path.is_file():

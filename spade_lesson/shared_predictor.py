@@ -17,7 +17,7 @@ block-diagonal special case of the shared predictor.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

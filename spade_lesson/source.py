@@ -36,4 +36,5 @@ def colab_url(notebook: str, source: str | None = None) -> str:
 
 def colab_badge(notebook: str, source: str | None = None) -> str:
     """The markdown 'Open in Colab' badge for notebooks/<notebook>.ipynb."""
-    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(notebook, source)})"
+    badge = "https://colab.research.google.com/assets/colab-badge.svg"
+    return f"[![Open In Colab]({badge})]({colab_url(notebook, source)})"

@@ -25,8 +25,13 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from spade_lesson.atomic import atomic_write, check_folder, remove_stale_temporaries
-from spade_lesson.checkpoints.io import (CHECKPOINT_NAME, check_resumable, resumable_state, save_checkpoint,
-                                         set_rng_state)
+from spade_lesson.checkpoints.io import (
+    CHECKPOINT_NAME,
+    check_resumable,
+    resumable_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
 from spade_lesson.data import load_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
@@ -196,7 +201,8 @@ def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, worl
         raise ValueError(f"the dataset's images are {first['image'].shape[1]} x {first['image'].shape[2]} but "
                          f"size={config.size}, aspect_ratio={config.aspect_ratio} make {height} x {width}: load the "
                          "data at that size, or set size and aspect_ratio to the data's")
-    random_items = preprocess is not None and (preprocess.flip or "crop" in preprocess.mode)  # a cache would freeze them
+    # random crops and flips are drawn anew each epoch: a memory cache would freeze the first draw
+    random_items = preprocess is not None and (preprocess.flip or "crop" in preprocess.mode)
     small = config.num_workers == 0 and not random_items and len(source) * _item_bytes(first) <= CACHE_BYTES
     dataset = MemoryCache(source) if small else source
     trainer = SPADETrainer(config, source.num_classes, (height, width), device, distributed=world_size > 1,

@@ -20,8 +20,14 @@ from torch import nn
 
 from spade_lesson.config import TrainConfig
 from spade_lesson.encoder import reparameterize
-from spade_lesson.losses import (VGGLoss, discriminator_loss, feature_matching_loss, generator_loss, kl_divergence,
-                                 load_vgg19_features)
+from spade_lesson.losses import (
+    VGGLoss,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+    kl_divergence,
+    load_vgg19_features,
+)
 from spade_lesson.networks import build_networks, check_memory
 from spade_lesson.onehot import SegMap, cat_batch, cat_channels
 from spade_lesson.runtime import autocast_dtype, ddp_device_ids, pick_device

@@ -8,8 +8,19 @@ import pytest
 import torch
 
 from spade_lesson import ablation
-from spade_lesson.ablation import (COMMITTED, JUDGES, MODELS, AblationConfig, build_generator, check_resumed_models,
-                                   gan_config, report, run_ablation, train_model, verify)
+from spade_lesson.ablation import (
+    COMMITTED,
+    JUDGES,
+    MODELS,
+    AblationConfig,
+    build_generator,
+    check_resumed_models,
+    gan_config,
+    report,
+    run_ablation,
+    train_model,
+    verify,
+)
 from spade_lesson.baselines import count_parameters
 from spade_lesson.claims import summarize
 from spade_lesson.cli import main

@@ -15,8 +15,17 @@ import pytest
 from nbclient import NotebookClient
 
 from spade_lesson import assignments
-from spade_lesson.assignments import (INSTALL_HINT, NOTE_NAME, TIMINGS, course_notebooks, exercises,
-                                      instructors_note, is_check, is_solution, strip_run_traces)
+from spade_lesson.assignments import (
+    INSTALL_HINT,
+    NOTE_NAME,
+    TIMINGS,
+    course_notebooks,
+    exercises,
+    instructors_note,
+    is_check,
+    is_solution,
+    strip_run_traces,
+)
 from spade_lesson.checks import CheckFailed
 from spade_lesson.cli import main
 

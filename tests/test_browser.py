@@ -193,7 +193,8 @@ def front_end(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FrontE
         served = FrontEnd(
             name="JupyterLab 4, ipywidgets 8", slug="jupyterlab",
             url=f"http://127.0.0.1:{port}/lab/tree/{NOTEBOOK}?token={token}",
-            ready=f"() => window.jupyterapp && {current} && {current}.sessionContext?.session?.kernel?.status === 'idle'",
+            ready=f"() => window.jupyterapp && {current} && "
+                  f"{current}.sessionContext?.session?.kernel?.status === 'idle'",
             run_all="() => window.jupyterapp.commands.execute('notebook:run-all-cells')",
             all_ran=f"() => {current}.content.widgets.filter((cell) => cell.model.type === 'code')"
                     ".every((cell) => cell.model.executionCount !== null)",

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from spade_lesson.checkpoints import SHIPPED, load_networks, pick_checkpoint, read_checkpoint, slim_checkpoint
-from spade_lesson.data import Landscapes, one_hot
 from spade_lesson.checkpoints.io import load_checkpoint, load_trainer, save_checkpoint, saved_config
 from spade_lesson.config import fast_config
+from spade_lesson.data import Landscapes, one_hot
 from spade_lesson.train import SPADETrainer, train
 
 if sys.version_info >= (3, 11):

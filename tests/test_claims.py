@@ -6,8 +6,18 @@ import json
 
 import pytest
 
-from spade_lesson.claims import (CLAIMS, NOT_MEASURABLE, Claim, claims_table, decimals, load_results, mean_std, measure,
-                                 results_table, summarize)
+from spade_lesson.claims import (
+    CLAIMS,
+    NOT_MEASURABLE,
+    Claim,
+    claims_table,
+    decimals,
+    load_results,
+    mean_std,
+    measure,
+    results_table,
+    summarize,
+)
 
 
 def _document(scores: dict[str, list[list[float]]]) -> dict:

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from spade_lesson.cli import main
 from spade_lesson.checkpoints.io import load_checkpoint
+from spade_lesson.cli import main
 
 SMALL = ["--preset", "cpu", "--size", "32", "--batch", "2", "--ngf", "4", "--spade-hidden", "8", "--ndf", "4",
          "--n-layers-D", "2", "--checkpoint-every", "2", "--sample-every", "2", "--log-every", "1", "--device", "cpu"]

@@ -40,7 +40,7 @@ def test_no_exact_pins_on_torch_or_numpy():
     project = _pyproject()
     for requirement in project["dependencies"]:
         if _name(requirement) in {"torch", "torchvision", "numpy"}:
-            assert "==" not in requirement and "<" not in requirement, f"{requirement}: Colab brings its own; no upper pin"
+            assert "==" not in requirement and "<" not in requirement, f"{requirement}: Colab brings its own"
 
 
 def test_ipywidgets_allows_colab_7x():

@@ -11,8 +11,17 @@ from torch import nn
 
 from spade_lesson import fid as fid_module
 from spade_lesson import pretrained
-from spade_lesson.fid import (FID_LABELS, INCEPTION_SIZE, InceptionFeatures, fid, frechet_distance, gaussian_stats,
-                              inception_features, load_inception, sqrtm_psd)
+from spade_lesson.fid import (
+    FID_LABELS,
+    INCEPTION_SIZE,
+    InceptionFeatures,
+    fid,
+    frechet_distance,
+    gaussian_stats,
+    inception_features,
+    load_inception,
+    sqrtm_psd,
+)
 from spade_lesson.pretrained import INCEPTION_STANDARD, INCEPTION_TORCHVISION
 
 

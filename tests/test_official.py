@@ -35,7 +35,7 @@ def _write_opt_txt(options: dict, path: Path) -> Path:
     lines = []
     for name, value in sorted({**options, "name": "facades_small", "gpu_ids": "-1"}.items()):
         comment = "\t[default: 64]" if name in ("ngf", "ndf") else ""
-        lines.append("{:>25}: {:<30}{}\n".format(name, str(value), comment))
+        lines.append(f"{name:>25}: {str(value):<30}{comment}\n")
     path.write_text("".join(lines))
     return path
 

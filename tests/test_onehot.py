@@ -8,8 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from spade_lesson.data import one_hot
 from spade_lesson import onehot
+from spade_lesson.data import one_hot
 from spade_lesson.onehot import OneHotConv2d, SegMap
 
 # (kernel_size, stride, padding, padding_mode, extra channels): the convs where the networks meet a one-hot map

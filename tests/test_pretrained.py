@@ -13,8 +13,7 @@ from torch import nn
 from torchvision.models import Inception_V3_Weights, VGG19_Weights
 
 from spade_lesson import losses, pretrained
-from spade_lesson.pretrained import (INCEPTION_STANDARD, INCEPTION_TORCHVISION, VGG19, PretrainedFile,
-                                     load_pretrained)
+from spade_lesson.pretrained import INCEPTION_STANDARD, INCEPTION_TORCHVISION, VGG19, PretrainedFile, load_pretrained
 
 VGG_WITHOUT = "training continues without the VGG loss"
 
@@ -65,7 +64,7 @@ def test_the_files_are_the_published_ones() -> None:
     assert INCEPTION_TORCHVISION.url == Inception_V3_Weights.IMAGENET1K_V1.url
     assert INCEPTION_TORCHVISION.hash_prefix == "0cc3c7bd" and INCEPTION_STANDARD.hash_prefix == "6726825d"
     with pytest.raises(ValueError, match="does not name its SHA-256"):
-        PretrainedFile("x", "https://example.invalid/weights.pth").hash_prefix
+        _ = PretrainedFile("x", "https://example.invalid/weights.pth").hash_prefix
 
 
 def test_the_payload_really_runs_code_when_unpickled(tmp_path: Path) -> None:

@@ -6,8 +6,15 @@ import pytest
 import torch
 
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.probe import (ConvNormStack, fit_probe, linear_probe, plot_washout, probe_layers, region_maps,
-                                washout_sweep)
+from spade_lesson.probe import (
+    ConvNormStack,
+    fit_probe,
+    linear_probe,
+    plot_washout,
+    probe_layers,
+    region_maps,
+    washout_sweep,
+)
 
 K = 6
 

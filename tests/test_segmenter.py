@@ -11,7 +11,6 @@ from spade_lesson.data import Landscapes, one_hot
 from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
 from spade_lesson.segmenter import UNet, ceiling, evaluate, load_segmenter, segment, train_segmenter
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 

@@ -8,8 +8,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.shared_predictor import (ConvLayer, SketchDecoder, SPADE2d, assign_spade_params, conv_macs,
-                                 get_num_spade_params, shared_from_per_layer)
+from spade_lesson.shared_predictor import (
+    ConvLayer,
+    SketchDecoder,
+    SPADE2d,
+    assign_spade_params,
+    conv_macs,
+    get_num_spade_params,
+    shared_from_per_layer,
+)
 from spade_lesson.spade import SPADE
 
 K = 5

@@ -7,9 +7,9 @@ import functools
 import pytest
 import torch
 
+from spade_lesson import trainer as trainer_module
 from spade_lesson.baselines import BaselineGenerator
 from spade_lesson.config import fast_config
-from spade_lesson import trainer as trainer_module
 from spade_lesson.trainer import SPADETrainer, learning_rate_factor, resolve_amp
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py

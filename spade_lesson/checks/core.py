@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from typing import Any, Callable, NamedTuple, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 import torch

@@ -1,4 +1,4 @@
-"""`spade-lesson demo`: train a small SPADE generator on the offline dataset for ~2 minutes, draw label | ours | real."""
+"""`spade-lesson demo`: train a small SPADE generator on the offline dataset for ~2 min; draw label | ours | real."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
+from spade_lesson import cli
 from spade_lesson.atomic import check_folder, write_text
 from spade_lesson.checkpoints.io import CHECKPOINT_NAME
-from spade_lesson import cli
 from spade_lesson.cli.parser import OneLineParser
 from spade_lesson.config import TrainConfig, course_config, cpu_config
 from spade_lesson.data import load_dataset
