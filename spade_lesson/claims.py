@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-COMMITTED = Path(__file__).parent / "results" / "ablation_landscapes.json"  # the course's own run, shipped
+RESULTS_FOLDER = Path(__file__).parent / "results"  # shipped with the package, so Colab has them too
+COMMITTED = RESULTS_FOLDER / "ablation_landscapes.json"  # the course's own run
 NOT_MEASURABLE = "no difference measurable at this scale"
 
 

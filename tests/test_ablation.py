@@ -16,6 +16,7 @@ from spade_lesson.ablation import (
     build_generator,
     check_resumed_models,
     gan_config,
+    initialization,
     report,
     run_ablation,
     train_model,
@@ -184,10 +185,22 @@ def test_the_committed_results_hold_every_variant_seed_and_judge_made_by_this_co
         (model, seed, judge) for model in MODELS for seed in seeds for judge in judges)
     assert all(RECORD <= set(run) for run in document["runs"])
     check_resumed_models(document["runs"], config, 9, path)  # the generators' sizes are today's
+    assert document["initialization"] == initialization(gan_config(config, 0))  # and so is their initialization
     summaries = summarize(document)
     spade = summaries["spade"].params
     for model, variant in VARIANTS.items():
         assert (abs(summaries[model].params / spade - 1) <= 0.10) == variant.matched, model
+
+
+def test_the_earlier_run_from_pytorchs_initialization_is_the_same_study_with_the_same_judges() -> None:
+    current = json.loads((COMMITTED / "ablation_landscapes.json").read_text())
+    earlier = json.loads((COMMITTED / "ablation_landscapes_pytorch_init.json").read_text())
+    assert earlier["settings"] == current["settings"] and earlier["judges"] == current["judges"]
+    assert earlier["initialization"].startswith("PyTorch's default")
+    assert current["initialization"] != earlier["initialization"]
+    cells = [sorted((run["model"], run["seed"], run["judge_seed"]) for run in document["runs"])
+             for document in (earlier, current)]
+    assert cells[0] == cells[1]
 
 
 def test_the_input_only_variant_is_the_course_baseline() -> None:
