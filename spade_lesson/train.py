@@ -294,7 +294,7 @@ def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, worl
                 done = step == config.steps or timed_out
                 if timed_out and step < config.steps and is_main:
                     end_early(bar, step)  # a run that used its time budget is complete, not failed
-                    bar.write(f"stopped at step {step} of {config.steps}: max_seconds={config.max_seconds:g} reached")
+                    bar.write(f"stopped at step {step} of {config.steps}: max_seconds={config.max_seconds:.4g} reached")
                 if step % config.log_every == 0 or done:
                     last = checked(step)
                     if is_main:
