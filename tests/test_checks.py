@@ -329,10 +329,7 @@ def all_of_the_id(label, x, y, class_id):
 
 def swapped_flood_fill(label, x, y, class_id):
     """flood_fill written with label[x, y]: the fill starts at row x, column y."""
-    out = label.copy()
-    target = out[x, y]
-    if target == class_id:
-        return out
+    return flood_fill(label, y, x, class_id)
     queue = deque([(x, y)])
     out[x, y] = class_id
     while queue:
