@@ -330,15 +330,6 @@ def all_of_the_id(label, x, y, class_id):
 def swapped_flood_fill(label, x, y, class_id):
     """flood_fill written with label[x, y]: the fill starts at row x, column y."""
     return flood_fill(label, y, x, class_id)
-    queue = deque([(x, y)])
-    out[x, y] = class_id
-    while queue:
-        r, c = queue.popleft()
-        for nr, nc in ((r + 1, c), (r - 1, c), (r, c + 1), (r, c - 1)):
-            if 0 <= nr < out.shape[0] and 0 <= nc < out.shape[1] and out[nr, nc] == target:
-                out[nr, nc] = class_id
-                queue.append((nr, nc))
-    return out
 
 
 def brush_answer(snap=True, radius=lambda size: size / 2, strict=False, swap=False):
