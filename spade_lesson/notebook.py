@@ -152,5 +152,6 @@ def find_checkpoint(name: str, drive: bool | None = None) -> Path:
         where = "shipped with the package; none at " + " or ".join(str(candidate) for candidate in candidates)
     else:
         where = "Google Drive" if DRIVE in path.parents else "this machine"
-    print(f"checkpoint: {path} ({where})")
+    shown = Path("spade_lesson", *SHIPPED.parts[-2:]) if path == SHIPPED else path  # not this machine's site-packages
+    print(f"checkpoint: {shown} ({where})")
     return path
