@@ -37,8 +37,9 @@ def shared(name: str, default: Any = dataclasses.MISSING) -> Any:
 class TrainConfig:
     """Every setting of a SPADE training run (defaults: the official hyper-parameters at a CPU-friendly size)."""
 
-    dataset: str = setting("landscapes", "landscapes (offline), facades, ade20k, cityscapes, or a folder of "
-                                         "images/ + labels/ (spade_lesson.data.load_dataset)")
+    dataset: str = setting("landscapes", "landscapes (offline), a prepared dataset (facades, ade20k, ade20k-outdoor, "
+                                         "cocostuff, cityscapes), or a folder: images/ + labels/, or the official "
+                                         "COCO-Stuff, ADE20K or Cityscapes layout (spade_lesson.data.load_dataset)")
     data_root: str = setting("data", "where prepared real datasets live")
     size: int = setting(64, "image width (the generator's crop_size); the height is size / aspect_ratio; both "
                             "multiples of 32 (64 with num_upsampling_layers more, 128 with most)")
