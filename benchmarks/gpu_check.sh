@@ -87,7 +87,7 @@ stage "course training" "$TRAIN_LIMIT" "$PYTHON" - "$WORK/course" "$OUT" "$TRAIN
 import dataclasses, json, shutil, sys
 from pathlib import Path
 
-from spade_lesson.atomic import atomic_write
+from spade_lesson.atomic import write_text
 from spade_lesson.train import course_config, train
 
 work, out, settings = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
@@ -102,8 +102,7 @@ if result.samples:
 summary = {"step": result.step, "seconds": round(result.seconds, 1),
            "images_per_second": round(result.images_per_second, 1), "losses": result.losses,
            "samples": [path.name for path in result.samples], "config": dataclasses.asdict(config)}
-with atomic_write(out / "course_summary.json") as file:
-    file.write((json.dumps(summary, indent=2) + "\n").encode())
+write_text(out / "course_summary.json", json.dumps(summary, indent=2) + "\n")
 print(f"trained {result.step} steps in {result.seconds:.0f} s ({result.images_per_second:.1f} images/s)")
 PY
 

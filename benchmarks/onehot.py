@@ -35,7 +35,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import environment, set_tf32  # noqa: E402  (benchmarks/ is no package)
 
-from spade_lesson.atomic import atomic_write  # noqa: E402
+from spade_lesson.atomic import write_text  # noqa: E402
 from spade_lesson.data import one_hot  # noqa: E402
 from spade_lesson.generator import decoder_plan, latent_size  # noqa: E402
 from spade_lesson.onehot import LOOKUP_MIN_CLASSES, OneHotConv2d, SegMap, one_hot_conv2d  # noqa: E402
@@ -185,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     out = args.out or HERE / f"onehot_{device.type}.json"
-    with atomic_write(out) as file:
-        file.write((json.dumps(record, indent=2) + "\n").encode())
+    write_text(out, json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

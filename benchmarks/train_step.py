@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import environment, set_tf32, tf32_settings, thread_settings  # noqa: E402  (no package)
 
-from spade_lesson.atomic import atomic_write  # noqa: E402
+from spade_lesson.atomic import write_text  # noqa: E402
 from spade_lesson.notebook import describe_device  # noqa: E402
 from spade_lesson.train import SPADETrainer, course_config, idle_cpu_cores  # noqa: E402
 
@@ -155,8 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
     }
     out = args.out or HERE / f"train_step_{device.type}.json"
-    with atomic_write(out) as file:
-        file.write((json.dumps(record, indent=2) + "\n").encode())
+    write_text(out, json.dumps(record, indent=2) + "\n")
     print(f"wrote {out}")
     return 0
 

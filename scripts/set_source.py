@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -32,39 +33,37 @@ def with_badge(markdown: str, notebook: str) -> str:
     return "\n".join([colab_badge(notebook), ""] + lines)
 
 
-def sync_notebook(path: Path) -> bool:
-    """Put SETUP_CELL and the badge into the notebook at path; True when the file changed."""
+def rewrite(path: Path, edit: Callable[[str], str]) -> bool:
+    """Replace the file at path by edit(its text) when that differs; True when the file changed."""
     raw = path.read_text()
-    nb = nbformat.reads(raw, as_version=nbformat.NO_CONVERT)
-    title = next(cell for cell in nb.cells if cell.cell_type == "markdown")
-    setup = next(cell for cell in nb.cells if cell.cell_type == "code")
-    title.source = with_badge(title.source, path.stem)
-    setup.source = SETUP_CELL
-    text = nbformat.writes(nb) + "\n"
+    text = edit(raw)
     if text == raw:
         return False
     write_text(path, text)
     return True
+
+
+def sync_notebook(path: Path) -> bool:
+    """Put SETUP_CELL and the badge into the notebook at path; True when the file changed."""
+    def edit(raw: str) -> str:
+        nb = nbformat.reads(raw, as_version=nbformat.NO_CONVERT)
+        title = next(cell for cell in nb.cells if cell.cell_type == "markdown")
+        setup = next(cell for cell in nb.cells if cell.cell_type == "code")
+        title.source = with_badge(title.source, path.stem)
+        setup.source = SETUP_CELL
+        return nbformat.writes(nb) + "\n"
+
+    return rewrite(path, edit)
 
 
 def sync_readme(path: Path) -> bool:
     """Point every Colab link of the README at the course's source; True when the file changed."""
-    raw = path.read_text()
-    text = README_LINK.sub(lambda match: colab_url(match.group(1)), raw)
-    if text == raw:
-        return False
-    write_text(path, text)
-    return True
+    return rewrite(path, lambda raw: README_LINK.sub(lambda match: colab_url(match.group(1)), raw))
 
 
 def sync_citation(path: Path) -> bool:
     """Point CITATION.cff's repository-code at the course's repository; True when the file changed."""
-    raw = path.read_text()
-    text = CITATION_CODE.sub(f"repository-code: {repository_url()}", raw)
-    if text == raw:
-        return False
-    write_text(path, text)
-    return True
+    return rewrite(path, lambda raw: CITATION_CODE.sub(f"repository-code: {repository_url()}", raw))
 
 
 def main(argv: list[str]) -> int:
