@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from spade_lesson.notebook import describe_device
+from spade_lesson.course.notebook import describe_device
 
 
 def set_tf32(enabled: bool) -> None:

@@ -87,8 +87,8 @@ stage "course training" "$TRAIN_LIMIT" "$PYTHON" - "$WORK/course" "$OUT" "$TRAIN
 import dataclasses, json, shutil, sys
 from pathlib import Path
 
-from spade_lesson.atomic import write_text
-from spade_lesson.train import course_config, train
+from spade_lesson.runtime.atomic import write_text
+from spade_lesson.training.loop import course_config, train
 
 work, out, settings = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3])
 config = course_config(out=str(work), **settings)

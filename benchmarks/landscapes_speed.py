@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spade_lesson.atomic import write_text
+from spade_lesson.course.notebook import describe_device
 from spade_lesson.data import Landscapes
-from spade_lesson.notebook import describe_device
+from spade_lesson.runtime.atomic import write_text
 
 SIZES = (128, 256)
 

@@ -1,4 +1,4 @@
-"""One-hot label maps as lookups (spade_lesson.onehot) against the plain path, at 9, 151 and 182 classes.
+"""One-hot label maps as lookups (spade_lesson.layers.onehot) against the plain path, at 9, 151 and 182 classes.
 
 Cases (each at 9 = Landscapes, 151 = ADE20K and 182 = COCO-Stuff classes):
 - first conv: SPADE's mlp_shared conv (classes -> 128, 3 x 3) on a batch of 128 x 128 maps, forward + backward
@@ -35,11 +35,11 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import environment, set_tf32  # noqa: E402  (benchmarks/ is no package)
 
-from spade_lesson.atomic import write_text  # noqa: E402
 from spade_lesson.data import one_hot  # noqa: E402
-from spade_lesson.generator import decoder_plan, latent_size  # noqa: E402
-from spade_lesson.onehot import LOOKUP_MIN_CLASSES, OneHotConv2d, SegMap, one_hot_conv2d  # noqa: E402
-from spade_lesson.train import SPADETrainer, course_config  # noqa: E402
+from spade_lesson.layers.onehot import LOOKUP_MIN_CLASSES, OneHotConv2d, SegMap, one_hot_conv2d  # noqa: E402
+from spade_lesson.models.generator import decoder_plan, latent_size  # noqa: E402
+from spade_lesson.runtime.atomic import write_text  # noqa: E402
+from spade_lesson.training.loop import SPADETrainer, course_config  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CLASSES = (9, 151, 182)

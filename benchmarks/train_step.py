@@ -29,9 +29,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from environment import environment, set_tf32, tf32_settings, thread_settings  # noqa: E402  (no package)
 
-from spade_lesson.atomic import write_text  # noqa: E402
-from spade_lesson.notebook import describe_device  # noqa: E402
-from spade_lesson.train import SPADETrainer, course_config, idle_cpu_cores  # noqa: E402
+from spade_lesson.course.notebook import describe_device  # noqa: E402
+from spade_lesson.runtime.atomic import write_text  # noqa: E402
+from spade_lesson.training.loop import SPADETrainer, course_config, idle_cpu_cores  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CONFIGS = {

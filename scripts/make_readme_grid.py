@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from PIL import Image
 
-from spade_lesson.atomic import atomic_write
 from spade_lesson.data import Landscapes, colorize
+from spade_lesson.runtime.atomic import atomic_write
 
 SCENES = (7, 10, 25, 32, 43, 1)  # items picked to show the range: forests, desert, lakes, snow, dusk
 STYLED = 44  # the item whose label map is painted in every style of the last row

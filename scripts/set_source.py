@@ -1,8 +1,9 @@
-"""Write the course's source (spade_lesson/source.py) into the notebooks, the README and CITATION.cff.
+"""Write the course's source (spade_lesson/course/source.py) into the notebooks, the README and CITATION.cff.
 
-Rewrites only: each notebook's first code cell (spade_lesson.notebook.SETUP_CELL), the "Open in Colab" badge on the
+Rewrites only: each notebook's first code cell (spade_lesson.course.notebook.SETUP_CELL), the "Open in Colab" badge on
+the
 first line of its first markdown cell, the README's Colab links and CITATION.cff's repository-code. Outputs are kept
-and nothing is executed. A fork changes spade_lesson.source.REPOSITORY, then runs: python scripts/set_source.py
+and nothing is executed. A fork changes spade_lesson.course.source.REPOSITORY, then runs: python scripts/set_source.py
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from pathlib import Path
 
 import nbformat
 
-from spade_lesson.atomic import write_text
-from spade_lesson.notebook import SETUP_CELL
-from spade_lesson.source import colab_badge, colab_url, repository_url
+from spade_lesson.course.notebook import SETUP_CELL
+from spade_lesson.course.source import colab_badge, colab_url, repository_url
+from spade_lesson.runtime.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\([^)]*\)")

@@ -18,4 +18,4 @@ def one_thread():
 @pytest.fixture
 def lookups_always(monkeypatch):
     """OneHotConv2d takes the lookup path at any class count (it takes the plain conv below LOOKUP_MIN_CLASSES)."""
-    monkeypatch.setattr("spade_lesson.onehot.LOOKUP_MIN_CLASSES", 1)
+    monkeypatch.setattr("spade_lesson.layers.onehot.LOOKUP_MIN_CLASSES", 1)

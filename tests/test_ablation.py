@@ -1,4 +1,5 @@
-"""spade_lesson.ablation: every variant in the one training loop, records per judge, resuming, verify, the command."""
+"""spade_lesson.evaluation.ablation: every variant in the one training loop, records per judge, resuming, verify, the
+command."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import json
 import pytest
 import torch
 
-from spade_lesson import ablation
-from spade_lesson.ablation import (
+from spade_lesson.cli import main
+from spade_lesson.cli.ablate import parse_reruns
+from spade_lesson.data import Landscapes
+from spade_lesson.evaluation import ablation
+from spade_lesson.evaluation.ablation import (
     COMMITTED,
     JUDGES,
     MODELS,
@@ -22,14 +26,11 @@ from spade_lesson.ablation import (
     train_model,
     verify,
 )
-from spade_lesson.baselines import count_parameters
-from spade_lesson.claims import summarize
-from spade_lesson.cli import main
-from spade_lesson.cli.ablate import parse_reruns
-from spade_lesson.data import Landscapes
-from spade_lesson.segmenter import load_segmenter
-from spade_lesson.train import SPADETrainer
-from spade_lesson.variants import VARIANTS, ConcatGenerator, InputOnlyGenerator
+from spade_lesson.evaluation.claims import summarize
+from spade_lesson.evaluation.segmenter import load_segmenter
+from spade_lesson.layers.counting import count_parameters
+from spade_lesson.models.variants import VARIANTS, ConcatGenerator, InputOnlyGenerator
+from spade_lesson.training.loop import SPADETrainer
 
 TINY = {"size": 64, "steps": 2, "batch_size": 2, "ngf": 2, "spade_hidden": 4, "eval_images": 2, "segmenter_steps": 1}
 RECORD = {"model", "seed", "judge_seed", "miou", "accuracy", "params", "norm_macs"}

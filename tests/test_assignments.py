@@ -1,4 +1,5 @@
-"""spade_lesson.assignments: student notebooks made by nbgrader hold no solution, run, and fail their checks cleanly."""
+"""spade_lesson.course.assignments: student notebooks made by nbgrader hold no solution, run, and fail their checks
+cleanly."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from spade_lesson import assignments
-from spade_lesson.assignments import (
+from spade_lesson.cli import main
+from spade_lesson.course import assignments
+from spade_lesson.course.assignments import (
     INSTALL_HINT,
     NOTE_NAME,
     TIMINGS,
@@ -26,8 +28,7 @@ from spade_lesson.assignments import (
     is_solution,
     strip_run_traces,
 )
-from spade_lesson.checks import CheckFailed
-from spade_lesson.cli import main
+from spade_lesson.course.checks import CheckFailed
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = course_notebooks(ROOT / "notebooks")
@@ -100,7 +101,7 @@ def test_notebooks_01_to_07_have_at_least_two_exercises_each_graded_by_a_check()
         assert len(ids) == len(set(ids)), f"{path.name}: nbgrader grade_ids must be unique"
         for _, check in pairs(nb):
             source = nb.cells[check].source
-            assert source.startswith("# NBVAL_CHECK_OUTPUT\nfrom spade_lesson.checks import check_"), path.name
+            assert source.startswith("# NBVAL_CHECK_OUTPUT\nfrom spade_lesson.course.checks import check_"), path.name
             assert nb.cells[check].metadata["nbgrader"]["locked"] and nb.cells[check].metadata["nbgrader"]["points"] > 0
 
 

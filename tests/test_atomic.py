@@ -1,4 +1,5 @@
-"""spade_lesson.atomic: an interrupted write leaves the old file and no temporary; results read like any file."""
+"""spade_lesson.runtime.atomic: an interrupted write leaves the old file and no temporary; results read like any
+file."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 
 import pytest
 
-from spade_lesson.atomic import atomic_write, write_text
+from spade_lesson.runtime.atomic import atomic_write, write_text
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path) -> None:

@@ -1,4 +1,5 @@
-"""Tests for spade_lesson.baselines: the plain-norm decoder, its label-map-at-input-only design, the width match."""
+"""Tests for spade_lesson.models.baselines: the plain-norm decoder, its label-map-at-input-only design, the width
+match."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.baselines import BaselineGenerator, BaselineResnetBlock, count_parameters, matching_ngf
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.onehot import SegMap
+from spade_lesson.layers.counting import count_parameters
+from spade_lesson.layers.onehot import SegMap
+from spade_lesson.models.baselines import BaselineGenerator, BaselineResnetBlock, matching_ngf
+from spade_lesson.models.generator import SPADEGenerator
 
 
 def _semantic(n: int, classes: int, size: int) -> torch.Tensor:

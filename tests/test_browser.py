@@ -347,7 +347,7 @@ def test_paint_undo_fill_and_restyle_in_the_browser(front_end: FrontEnd, tmp_pat
                              box["y"] + (row + 0.5) / map_height * box["height"])
             version = answered(page, version)
             same, changed = json.loads(kernel(
-                "from spade_lesson.labelmap import LabelMap\n"
+                "from spade_lesson.course.labelmap import LabelMap\n"
                 "expected = LabelMap.from_array(before_fill, len(dataset.class_names))\n"
                 f"changed = expected.fill({column} + 0.5, {row} + 0.5, class_id={fill_id})\n"
                 "print(json.dumps([bool((expected.ids == painter.labels.ids).all()), changed]))"))

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 from spade_lesson.checkpoints import SHIPPED, load_networks, pick_checkpoint, read_checkpoint, slim_checkpoint
-from spade_lesson.checkpoints.io import load_checkpoint, load_trainer, save_checkpoint, saved_config
-from spade_lesson.config import fast_config
 from spade_lesson.data import Landscapes, one_hot
-from spade_lesson.train import SPADETrainer, train
+from spade_lesson.training.checkpoint_file import load_checkpoint, load_trainer, save_checkpoint, saved_config
+from spade_lesson.training.config import fast_config
+from spade_lesson.training.loop import SPADETrainer, train
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,7 +23,8 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_SHIPPED_BYTES = 20 * 2**20
-# A one-step run (32 x 32, ngf 1) written by spade_lesson.train before it was split into config/trainer/checkpoints
+# A one-step run (32 x 32, ngf 1) written by spade_lesson.training.loop before it was split into
+# config/trainer/checkpoints
 PRE_SPLIT = ROOT / "tests" / "data" / "pre_split_checkpoint.pt"
 
 
@@ -97,7 +98,7 @@ def test_bad_checkpoints_get_one_line_errors(tmp_path):
     with pytest.raises(ValueError, match="not a readable spade-lesson checkpoint"):
         read_checkpoint(tmp_path / "junk.pt")
     torch.save({"G": {}}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a spade_lesson.train checkpoint"):
+    with pytest.raises(ValueError, match="not a spade_lesson.training.loop checkpoint"):
         read_checkpoint(tmp_path / "other.pt")
 
 

@@ -1,4 +1,5 @@
-"""spade_lesson.checks: a correct answer passes every case; a wrong one fails in one line naming case, values, hint."""
+"""spade_lesson.course.checks: a correct answer passes every case; a wrong one fails in one line naming case, values,
+hint."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spade_lesson import checks
-from spade_lesson.checks import CheckFailed
-from spade_lesson.metrics import class_iou
-from spade_lesson.norms import batch_norm, group_norm, instance_norm
+from spade_lesson.course import checks
+from spade_lesson.course.checks import CheckFailed
+from spade_lesson.evaluation.metrics import class_iou
+from spade_lesson.layers.norms import batch_norm, group_norm, instance_norm
 
 
 def stub(name: str) -> Callable[..., Any]:

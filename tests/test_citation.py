@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from spade_lesson import source
+from spade_lesson.course import source
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.clade: CLADE is the class-conditional BatchNorm that SPADE is on a uniform map."""
+"""Tests for spade_lesson.layers.clade: CLADE is the class-conditional BatchNorm that SPADE is on a uniform map."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.clade import CLADE
-from spade_lesson.spade import SPADE
+from spade_lesson.layers.clade import CLADE
+from spade_lesson.layers.spade import SPADE
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

@@ -1,4 +1,5 @@
-"""Tests for spade_lesson.claims: means and stds over seeds and judges, the 2 x pooled std rule, digits, errors."""
+"""Tests for spade_lesson.evaluation.claims: means and stds over seeds and judges, the 2 x pooled std rule, digits,
+errors."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 
 import pytest
 
-from spade_lesson.claims import (
+from spade_lesson.evaluation.claims import (
     CLAIMS,
     NOT_MEASURABLE,
     Claim,
@@ -62,7 +63,7 @@ def test_numbers_carry_the_digits_their_std_supports() -> None:
 
 
 def test_every_claim_names_variants_of_the_ablation() -> None:
-    from spade_lesson.variants import VARIANTS
+    from spade_lesson.models.variants import VARIANTS
 
     assert all(claim.better in VARIANTS and claim.worse in VARIANTS for claim in CLAIMS)
 
@@ -82,7 +83,7 @@ def test_a_file_that_is_not_a_results_file_is_named(tmp_path) -> None:
 
 def _every_variant(gap: float) -> dict:
     """A document holding every variant of CLAIMS, spade `gap` above the rest, and each judge's ceiling."""
-    from spade_lesson.variants import VARIANTS
+    from spade_lesson.models.variants import VARIANTS
 
     document = _document({model: [[0.5 + (gap if model == "spade" else 0.0) + 0.01 * seed] * 3 for seed in range(3)]
                           for model in VARIANTS})

@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from spade_lesson.checkpoints.io import load_checkpoint
 from spade_lesson.cli import main
+from spade_lesson.training.checkpoint_file import load_checkpoint
 
 SMALL = ["--preset", "cpu", "--size", "32", "--batch", "2", "--ngf", "4", "--spade-hidden", "8", "--ndf", "4",
          "--n-layers-D", "2", "--checkpoint-every", "2", "--sample-every", "2", "--log-every", "1", "--device", "cpu"]
@@ -98,7 +98,7 @@ def test_train_options_are_made_from_the_settings_fields(capsys):
     import dataclasses
 
     from spade_lesson.cli.parser import OneLineParser, add_settings
-    from spade_lesson.config import TrainConfig
+    from spade_lesson.training.config import TrainConfig
 
     parser = OneLineParser(prog="t")
     add_settings(parser, TrainConfig)

@@ -1,4 +1,4 @@
-"""spade_lesson.config: one-line errors naming the field, the presets, and help text on every field."""
+"""spade_lesson.training.config: one-line errors naming the field, the presets, and help text on every field."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from spade_lesson.config import TrainConfig, course_config, cpu_config, fast_config
+from spade_lesson.training.config import TrainConfig, course_config, cpu_config, fast_config
 
 
 def test_config_errors_name_the_field():

@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.discriminator: per-scale feature lists, the pooling between scales."""
+"""Tests for spade_lesson.models.discriminator: per-scale feature lists, the pooling between scales."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from spade_lesson.data import one_hot
-from spade_lesson.discriminator import MultiscaleDiscriminator, NLayerDiscriminator, check_depth
-from spade_lesson.onehot import SegMap
+from spade_lesson.layers.onehot import SegMap
+from spade_lesson.models.discriminator import MultiscaleDiscriminator, NLayerDiscriminator, check_depth
 
 
 def test_every_scale_returns_every_feature_with_logits_last() -> None:

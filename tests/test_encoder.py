@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.encoder: the image encoder's shapes, its 256 x 256 resize, and reparameterize."""
+"""Tests for spade_lesson.models.encoder: the image encoder's shapes, its 256 x 256 resize, and reparameterize."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spade_lesson.encoder import ConvEncoder, reparameterize
+from spade_lesson.models.encoder import ConvEncoder, reparameterize
 
 
 def test_mu_logvar_shapes_for_any_input_size() -> None:

@@ -1,4 +1,4 @@
-"""spade_lesson.fid: the Frechet distance against closed forms, the statistics, and the offline fallback."""
+"""spade_lesson.evaluation.fid: the Frechet distance against closed forms, the statistics, and the offline fallback."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from spade_lesson import fid as fid_module
-from spade_lesson import pretrained
-from spade_lesson.fid import (
+from spade_lesson.evaluation import fid as fid_module
+from spade_lesson.evaluation.fid import (
     FID_LABELS,
     INCEPTION_SIZE,
     InceptionFeatures,
@@ -22,7 +21,8 @@ from spade_lesson.fid import (
     load_inception,
     sqrtm_psd,
 )
-from spade_lesson.pretrained import INCEPTION_STANDARD, INCEPTION_TORCHVISION
+from spade_lesson.runtime import pretrained
+from spade_lesson.runtime.pretrained import INCEPTION_STANDARD, INCEPTION_TORCHVISION
 
 
 def random_rotation(dim: int, seed: int) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.generator: the SPADE ResBlk and the generator's shapes, names, z handling."""
+"""Tests for spade_lesson.models.generator: the SPADE ResBlk and the generator's shapes, names, z handling."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data import instance_edges
-from spade_lesson.generator import SPADEGenerator, SPADEResnetBlock, decoder_plan, latent_size
-from spade_lesson.onehot import SegMap
+from spade_lesson.layers.onehot import SegMap
+from spade_lesson.models.generator import SPADEGenerator, SPADEResnetBlock, decoder_plan, latent_size
 
 SMALL = {"ngf": 2, "spade_hidden": 8}
 

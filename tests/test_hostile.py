@@ -20,11 +20,11 @@ import torch
 from hostile import png_claiming, truncated
 from PIL import Image
 
-from spade_lesson import atomic
-from spade_lesson.atomic import atomic_write, remove_stale_temporaries, write_text
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.labelmap import LabelMap
-from spade_lesson.widgets import LabelCanvas, Painter
+from spade_lesson.course.labelmap import LabelMap
+from spade_lesson.course.widgets import LabelCanvas, Painter
+from spade_lesson.models.generator import SPADEGenerator
+from spade_lesson.runtime import atomic
+from spade_lesson.runtime.atomic import atomic_write, remove_stale_temporaries, write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0)]
@@ -173,7 +173,7 @@ def test_temporaries_of_a_killed_write_are_removed_and_nothing_else(tmp_path) ->
     target = tmp_path / "checkpoint.pt"
     target.write_bytes(b"old")
     killed = subprocess.run(
-        [sys.executable, "-c", "import os, sys\nfrom spade_lesson.atomic import atomic_write\n"
+        [sys.executable, "-c", "import os, sys\nfrom spade_lesson.runtime.atomic import atomic_write\n"
          "with atomic_write(sys.argv[1]) as file:\n    file.write(b'half')\n    file.flush()\n"
          "    os.kill(os.getpid(), 9)\n", str(target)],
         env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, check=False)
@@ -247,7 +247,7 @@ def copy_run(trained: Path, tmp_path: Path) -> Path:
 def official_files(tmp_path) -> dict[str, Path]:
     """A small official-format generator (latest_net_G.pth + opt.txt) and a label map of ids 0..2 in maps/."""
     torch.manual_seed(0)
-    from spade_lesson import official
+    from spade_lesson.models import official
 
     generator = SPADEGenerator(**official.network_arguments("G", OPTIONS))
     torch.save(generator.state_dict(), tmp_path / "latest_net_G.pth")
@@ -478,7 +478,7 @@ def test_a_huge_learning_rate_stops_without_pointing_at_a_missing_checkpoint(tmp
 
 
 def test_weights_that_became_non_finite_are_never_checkpointed(trained, tmp_path, capsys, monkeypatch) -> None:
-    from spade_lesson import trainer as trainer_module
+    from spade_lesson.training import trainer as trainer_module
 
     out = copy_run(trained, tmp_path)
     good = (out / "checkpoint.pt").read_bytes()
@@ -513,9 +513,9 @@ def _ddp_rank(rank: int, port: int, out: str, results: Any) -> None:
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from spade_lesson import trainer as trainer_module
-    from spade_lesson.config import cpu_config
-    from spade_lesson.train import train
+    from spade_lesson.training import trainer as trainer_module
+    from spade_lesson.training.config import cpu_config
+    from spade_lesson.training.loop import train
 
     step = trainer_module.SPADETrainer.step
 

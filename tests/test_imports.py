@@ -49,9 +49,37 @@ def test_the_import_graph_has_no_cycle():
 
     for name in sorted(graph):
         visit(name, [])
-    assert "spade_lesson.trainer" in graph["spade_lesson.train"]  # the graph is read at all
+    assert "spade_lesson.training.trainer" in graph["spade_lesson.training.loop"]  # the graph is read at all
 
 
 @pytest.mark.parametrize("name", [name for name in MODULES if not name.endswith("__main__")])
 def test_every_module_imports(name):
     importlib.import_module(name)
+
+
+WINGS = ("runtime", "data", "layers", "models", "training", "checkpoints", "evaluation", "course", "cli")
+"""The package's wings, bottom to top: a module may import from its own wing and the wings below it, never above."""
+
+
+def wing(name: str) -> int:
+    """The floor of module `name` in WINGS (the package root, which holds only the version, is below them all)."""
+    parts = name.split(".")
+    return WINGS.index(parts[1]) if len(parts) > 1 else -1
+
+
+def test_the_top_level_holds_only_the_wings():
+    top = {path.name.removesuffix(".py") for path in PACKAGE.iterdir()
+           if path.suffix == ".py" or (path.is_dir() and (path / "__init__.py").exists())}
+    assert top == set(WINGS) | {"__init__"}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_no_module_imports_from_a_wing_above_its_own(name):
+    upward = sorted(other for other in imported(name) if wing(other) > wing(name))
+    assert not upward, f"{name} ({WINGS[wing(name)]}) imports from a wing above it: {upward}"
+
+
+def test_the_wing_check_sees_an_upward_import():
+    """The check above can fail: the trainer imports the layers below it, and would be upward from them."""
+    assert wing("spade_lesson.training.trainer") > wing("spade_lesson.layers.onehot")
+    assert "spade_lesson.layers.onehot" in imported("spade_lesson.training.trainer")

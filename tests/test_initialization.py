@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.initialization: init_weights draws what the official BaseNetwork.init_weights draws."""
+"""Tests for spade_lesson.layers.initialization: init_weights draws what the official BaseNetwork.init_weights draws."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from spade_lesson import official
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.discriminator import MultiscaleDiscriminator
-from spade_lesson.encoder import ConvEncoder
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.initialization import INIT_TYPES, init_weights
-from spade_lesson.layers import maybe_spectral
+from spade_lesson.layers.blocks import maybe_spectral
+from spade_lesson.layers.initialization import INIT_TYPES, init_weights
+from spade_lesson.models import official
+from spade_lesson.models.discriminator import MultiscaleDiscriminator
+from spade_lesson.models.encoder import ConvEncoder
+from spade_lesson.models.generator import SPADEGenerator
 
 REFERENCE = Path(__file__).parent / "data" / "official_spade_facades_small.pt"  # official networks, freshly initialized
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spade_lesson.labelmap import LabelMap
+from spade_lesson.course.labelmap import LabelMap
 
 
 def reference_stroke(height: int, width: int, points: list[tuple[float, float]], size: float) -> np.ndarray:

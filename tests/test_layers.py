@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.layers: norm_layer against torch's own layers, maybe_spectral, conv_norm."""
+"""Tests for spade_lesson.layers.blocks: norm_layer against torch's own layers, maybe_spectral, conv_norm."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from spade_lesson.layers import conv_norm, maybe_spectral, norm_layer
+from spade_lesson.layers.blocks import conv_norm, maybe_spectral, norm_layer
 
 
 @pytest.mark.parametrize(("kind", "reference"), [

@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.losses: every term against values worked out by hand."""
+"""Tests for spade_lesson.training.losses: every term against values worked out by hand."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.models import vgg19
 
-from spade_lesson import losses
+from spade_lesson.training import losses
 
 
 def _outputs(*logits: list[float], features: list[float] | None = None) -> list[list[torch.Tensor]]:

@@ -1,11 +1,11 @@
-"""spade_lesson.metrics on small hand-computed cases."""
+"""spade_lesson.evaluation.metrics on small hand-computed cases."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from spade_lesson.metrics import class_iou, confusion_matrix, miou, pixel_accuracy
+from spade_lesson.evaluation.metrics import class_iou, confusion_matrix, miou, pixel_accuracy
 
 
 def test_confusion_matrix_counts_rows_target_cols_pred_and_skips_ignored() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
-from spade_lesson.assignments import instructors_note
+from spade_lesson.course.assignments import instructors_note
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,5 @@
-"""spade_lesson.networks: the one builder of a run's networks, shared by the trainer and the checkpoint loader."""
+"""spade_lesson.training.networks: the one builder of a run's networks, shared by the trainer and the checkpoint
+loader."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
-from spade_lesson.config import fast_config
-from spade_lesson.discriminator import MultiscaleDiscriminator
-from spade_lesson.encoder import ConvEncoder
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.networks import build_networks, check_memory, training_bytes
-from spade_lesson.semantic_input import semantic_nc
-from spade_lesson.trainer import SPADETrainer
+from spade_lesson.layers.semantic_input import semantic_nc
+from spade_lesson.models.discriminator import MultiscaleDiscriminator
+from spade_lesson.models.encoder import ConvEncoder
+from spade_lesson.models.generator import SPADEGenerator
+from spade_lesson.training.config import fast_config
+from spade_lesson.training.networks import build_networks, check_memory, training_bytes
+from spade_lesson.training.trainer import SPADETrainer
 
 
 def test_the_networks_follow_the_config():

@@ -1,4 +1,4 @@
-"""spade_lesson.norms against torch's own normalization layers, in float64."""
+"""spade_lesson.layers.norms against torch's own normalization layers, in float64."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.norms import BatchNorm2d, batch_norm, group_norm, instance_norm, layer_norm, normalize
+from spade_lesson.layers.norms import BatchNorm2d, batch_norm, group_norm, instance_norm, layer_norm, normalize
 
 TOL = 1e-10
 

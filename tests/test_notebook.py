@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from spade_lesson import notebook, source
-from spade_lesson.notebook import SETUP_CELL, describe_device, fast_mode, setup, widgets_warning
+from spade_lesson.course import notebook, source
+from spade_lesson.course.notebook import SETUP_CELL, describe_device, fast_mode, setup, widgets_warning
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 

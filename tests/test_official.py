@@ -1,4 +1,5 @@
-"""Tests for spade_lesson.official: parity with the official NVlabs/SPADE networks, options, loading, sampling."""
+"""Tests for spade_lesson.models.official: parity with the official NVlabs/SPADE networks, options, loading,
+sampling."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from spade_lesson import official
 from spade_lesson.cli import main
-from spade_lesson.encoder import ConvEncoder
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.onehot import SegMap
+from spade_lesson.layers.onehot import SegMap
+from spade_lesson.models import official
+from spade_lesson.models.encoder import ConvEncoder
+from spade_lesson.models.generator import SPADEGenerator
 
 REFERENCE = Path(__file__).parent / "data" / "official_spade_facades_small.pt"
 

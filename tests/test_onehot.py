@@ -1,4 +1,4 @@
-"""spade_lesson.onehot: the lookup conv against F.conv2d on the dense one-hot map, the SegMap against one_hot."""
+"""spade_lesson.layers.onehot: the lookup conv against F.conv2d on the dense one-hot map, the SegMap against one_hot."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from spade_lesson import onehot
 from spade_lesson.data import one_hot
-from spade_lesson.onehot import OneHotConv2d, SegMap
+from spade_lesson.layers import onehot
+from spade_lesson.layers.onehot import OneHotConv2d, SegMap
 
 # (kernel_size, stride, padding, padding_mode, extra channels): the convs where the networks meet a one-hot map
 CONVS = {

@@ -1,4 +1,5 @@
-"""spade_lesson.pretrained: weight files are hash-checked, read with weights_only, and every failure is one line."""
+"""spade_lesson.runtime.pretrained: weight files are hash-checked, read with weights_only, and every failure is one
+line."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ import torch
 from torch import nn
 from torchvision.models import Inception_V3_Weights, VGG19_Weights
 
-from spade_lesson import losses, pretrained
-from spade_lesson.pretrained import INCEPTION_STANDARD, INCEPTION_TORCHVISION, VGG19, PretrainedFile, load_pretrained
+from spade_lesson.runtime import pretrained
+from spade_lesson.runtime.pretrained import (
+    INCEPTION_STANDARD,
+    INCEPTION_TORCHVISION,
+    VGG19,
+    PretrainedFile,
+    load_pretrained,
+)
+from spade_lesson.training import losses
 
 VGG_WITHOUT = "training continues without the VGG loss"
 

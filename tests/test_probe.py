@@ -1,12 +1,11 @@
-"""spade_lesson.probe: region maps, the conv-norm stack, and the linear probe on cases with known answers."""
+"""spade_lesson.course.probe: region maps, the conv-norm stack, and the linear probe on cases with known answers."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from spade_lesson.data.semantic import one_hot
-from spade_lesson.probe import (
+from spade_lesson.course.probe import (
     ConvNormStack,
     fit_probe,
     linear_probe,
@@ -15,6 +14,7 @@ from spade_lesson.probe import (
     region_maps,
     washout_sweep,
 )
+from spade_lesson.data.semantic import one_hot
 
 K = 6
 

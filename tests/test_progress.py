@@ -1,4 +1,5 @@
-"""spade_lesson.progress: plain lines without a terminal (no carriage returns), tqdm in a terminal or a notebook."""
+"""spade_lesson.runtime.progress: plain lines without a terminal (no carriage returns), tqdm in a terminal or a
+notebook."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import types
 import pytest
 from tqdm import tqdm
 
-from spade_lesson import progress
-from spade_lesson.progress import PLAIN_LINES, PlainProgress, end_early, progress_bar
+from spade_lesson.runtime import progress
+from spade_lesson.runtime.progress import PLAIN_LINES, PlainProgress, end_early, progress_bar
 
 
 class Terminal(io.StringIO):

@@ -1,4 +1,4 @@
-"""spade_lesson.runtime: one device choice (CUDA, then MPS, then CPU), one seeding function, idle cores."""
+"""spade_lesson.runtime.machine: one device choice (CUDA, then MPS, then CPU), one seeding function, idle cores."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from spade_lesson.runtime import ddp_device_ids, idle_cpu_cores, init_distributed, pick_device, seed_everything
+from spade_lesson.runtime.machine import ddp_device_ids, idle_cpu_cores, init_distributed, pick_device, seed_everything
 
 
 def fake_gpus(monkeypatch, count: int, local_rank: int | None = None, processes: int | None = None) -> list:

@@ -1,4 +1,5 @@
-"""spade_lesson.sampling: `spade-lesson sample` with spade-lesson checkpoints, an image's style and N random styles."""
+"""spade_lesson.checkpoints.sampling: `spade-lesson sample` with spade-lesson checkpoints, an image's style and N
+random styles."""
 
 from __future__ import annotations
 
@@ -9,16 +10,16 @@ import pytest
 import torch
 from PIL import Image
 
-from spade_lesson import official
 from spade_lesson.checkpoints import SHIPPED, load_networks
-from spade_lesson.checkpoints.io import save_checkpoint
+from spade_lesson.checkpoints.sampling import read_style_image
 from spade_lesson.cli import main
-from spade_lesson.config import fast_config
 from spade_lesson.data import Landscapes, one_hot
-from spade_lesson.encoder import ConvEncoder
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.sampling import read_style_image
-from spade_lesson.trainer import SPADETrainer
+from spade_lesson.models import official
+from spade_lesson.models.encoder import ConvEncoder
+from spade_lesson.models.generator import SPADEGenerator
+from spade_lesson.training.checkpoint_file import save_checkpoint
+from spade_lesson.training.config import fast_config
+from spade_lesson.training.trainer import SPADETrainer
 
 
 @pytest.fixture(scope="module")

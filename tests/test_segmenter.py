@@ -1,4 +1,4 @@
-"""spade_lesson.segmenter: the U-Net learns label maps, its cache, and the scoring protocol."""
+"""spade_lesson.evaluation.segmenter: the U-Net learns label maps, its cache, and the scoring protocol."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from spade_lesson import segmenter as seg
 from spade_lesson.data import Landscapes, one_hot
-from spade_lesson.metrics import confusion_matrix, miou, pixel_accuracy
-from spade_lesson.segmenter import UNet, ceiling, evaluate, load_segmenter, segment, train_segmenter
+from spade_lesson.evaluation import segmenter as seg
+from spade_lesson.evaluation.metrics import confusion_matrix, miou, pixel_accuracy
+from spade_lesson.evaluation.segmenter import UNet, ceiling, evaluate, load_segmenter, segment, train_segmenter
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

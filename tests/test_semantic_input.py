@@ -1,12 +1,12 @@
-"""spade_lesson.semantic_input: the generator's input as the official preprocess_input builds it."""
+"""spade_lesson.layers.semantic_input: the generator's input as the official preprocess_input builds it."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from spade_lesson.onehot import SegMap
-from spade_lesson.semantic_input import semantic_input, semantic_nc
+from spade_lesson.layers.onehot import SegMap
+from spade_lesson.layers.semantic_input import semantic_input, semantic_nc
 
 
 def official_get_edges(t: torch.Tensor) -> torch.Tensor:

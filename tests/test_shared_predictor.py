@@ -1,4 +1,5 @@
-"""spade_lesson.shared_predictor: one predictor for every layer, checked against per-layer SPADE where they agree."""
+"""spade_lesson.models.shared_predictor: one predictor for every layer, checked against per-layer SPADE where they
+agree."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.shared_predictor import (
+from spade_lesson.layers.spade import SPADE
+from spade_lesson.models.shared_predictor import (
     ConvLayer,
     SketchDecoder,
     SPADE2d,
@@ -17,7 +19,6 @@ from spade_lesson.shared_predictor import (
     get_num_spade_params,
     shared_from_per_layer,
 )
-from spade_lesson.spade import SPADE
 
 K = 5
 

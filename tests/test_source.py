@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from spade_lesson import __version__, source
-from spade_lesson.notebook import SETUP_CELL
+from spade_lesson import __version__
+from spade_lesson.course import source
+from spade_lesson.course.notebook import SETUP_CELL
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -46,7 +47,7 @@ def test_every_notebook_opens_with_its_own_badge(path):
     assert "".join(first["source"]).split("\n")[0] == source.colab_badge(path.stem), \
         f"{path.name}: run python scripts/set_source.py"
     links = {link for cell in nb["cells"] for link in COLAB_LINK.findall("".join(cell["source"]))}
-    assert links == {source.colab_url(path.stem)}, f"{path.name}: a Colab link not from spade_lesson/source.py"
+    assert links == {source.colab_url(path.stem)}, f"{path.name}: a Colab link not from spade_lesson/course/source.py"
 
 
 def test_the_readme_links_every_notebook_to_the_source():

@@ -1,4 +1,4 @@
-"""Tests for spade_lesson.spade: shapes, the plain-norm special case, segmap resizing, official parity."""
+"""Tests for spade_lesson.layers.spade: shapes, the plain-norm special case, segmap resizing, official parity."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spade_lesson.onehot import SegMap
-from spade_lesson.spade import SPADE
+from spade_lesson.layers.onehot import SegMap
+from spade_lesson.layers.spade import SPADE
 
 REFERENCE = Path(__file__).parent / "data" / "official_spade_facades_small.pt"
 

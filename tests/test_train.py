@@ -1,4 +1,5 @@
-"""Tests for spade_lesson.train: exact resume, NaN stop, Ctrl-C, logs and samples, DDP on CPU (gloo, 2 processes)."""
+"""Tests for spade_lesson.training.loop: exact resume, NaN stop, Ctrl-C, logs and samples, DDP on CPU (gloo, 2
+processes)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,17 @@ import pytest
 import torch
 from PIL import Image
 
-from spade_lesson import trainer as trainer_module
-from spade_lesson.checkpoints.io import check_resumable, load_checkpoint, load_trainer, rng_state, set_rng_state
-from spade_lesson.config import TrainConfig, fast_config
 from spade_lesson.data import Landscapes
-from spade_lesson.train import EpochSampler, NonFiniteLossError, SPADETrainer, plot_losses, train
+from spade_lesson.training import trainer as trainer_module
+from spade_lesson.training.checkpoint_file import (
+    check_resumable,
+    load_checkpoint,
+    load_trainer,
+    rng_state,
+    set_rng_state,
+)
+from spade_lesson.training.config import TrainConfig, fast_config
+from spade_lesson.training.loop import EpochSampler, NonFiniteLossError, SPADETrainer, plot_losses, train
 
 matplotlib.use("Agg")
 
@@ -202,7 +209,7 @@ def test_perceptual_loss_joins_when_vgg_is_there(tmp_path, monkeypatch):
 WORKER = textwrap.dedent("""
     import json, os, sys
     import torch
-    from spade_lesson.train import TrainConfig, train
+    from spade_lesson.training.loop import TrainConfig, train
     result = train(TrainConfig(**json.loads(sys.argv[1])))
     nets = {key: module.state_dict() for key, module in result.trainer.networks().items()}
     torch.save(nets, os.path.join(sys.argv[2], f"rank{os.environ['RANK']}.pt"))
@@ -306,7 +313,7 @@ def test_checkpoints_from_before_the_new_settings_resume_as_they_were_trained(st
 
 
 def test_random_crops_and_flips_are_drawn_anew_not_cached(tmp_path, monkeypatch):
-    import spade_lesson.train as loop
+    import spade_lesson.training.loop as loop
 
     sys.path.insert(0, str(Path(__file__).parent))
     from official_layouts import cocostuff

@@ -1,4 +1,5 @@
-"""Tests for spade_lesson.trainability: the with/without-normalization decoder fit is seeded, shared and checked."""
+"""Tests for spade_lesson.course.trainability: the with/without-normalization decoder fit is seeded, shared and
+checked."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import math
 import pytest
 import torch
 
-from spade_lesson import trainability
-from spade_lesson.trainability import fit_decoder
+from spade_lesson.course import trainability
+from spade_lesson.course.trainability import fit_decoder
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 SMALL = {"steps": 3, "size": 64, "batch_size": 2, "train_images": 4, "val_images": 2}

@@ -1,4 +1,5 @@
-"""spade_lesson.trainer: the lr schedule, AMP, channels-last and compile on the CPU, a generator it is given."""
+"""spade_lesson.training.trainer: the lr schedule, AMP, channels-last and compile on the CPU, a generator it is
+given."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import functools
 import pytest
 import torch
 
-from spade_lesson import trainer as trainer_module
-from spade_lesson.baselines import BaselineGenerator
-from spade_lesson.config import fast_config
-from spade_lesson.trainer import SPADETrainer, learning_rate_factor, resolve_amp
+from spade_lesson.models.baselines import BaselineGenerator
+from spade_lesson.training import trainer as trainer_module
+from spade_lesson.training.config import fast_config
+from spade_lesson.training.trainer import SPADETrainer, learning_rate_factor, resolve_amp
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

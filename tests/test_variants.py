@@ -1,4 +1,5 @@
-"""Tests for spade_lesson.variants: shapes, sizes, where a one-pixel label detail reaches the image, counted costs."""
+"""Tests for spade_lesson.models.variants: shapes, sizes, where a one-pixel label detail reaches the image, counted
+costs."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spade_lesson.baselines import count_parameters
-from spade_lesson.clade import CLADE
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.variants import MATCH_TOLERANCE, VARIANTS, build_variant, closest_width, norm_macs
+from spade_lesson.layers.clade import CLADE
+from spade_lesson.layers.counting import count_parameters
+from spade_lesson.models.generator import SPADEGenerator
+from spade_lesson.models.variants import MATCH_TOLERANCE, VARIANTS, build_variant, closest_width, norm_macs
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -61,7 +62,7 @@ def test_matched_variants_are_within_ten_percent_of_spade_and_clade_is_smaller(s
 
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_a_segmap_of_class_ids_draws_what_the_dense_one_hot_map_draws(name: str) -> None:
-    from spade_lesson.onehot import SegMap
+    from spade_lesson.layers.onehot import SegMap
 
     generator = _small(name).eval()  # in training mode each call would step spectral norm's power iteration
     label = torch.randint(5, (2, 64, 64), generator=torch.Generator().manual_seed(2))

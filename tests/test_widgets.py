@@ -12,12 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
-from spade_lesson import widgets
+from spade_lesson.course import widgets
+from spade_lesson.course.labelmap import LabelMap
+from spade_lesson.course.widgets import Debouncer, LabelCanvas, Painter, apply_message, call_later, image_png
 from spade_lesson.data import Landscapes, one_hot
-from spade_lesson.encoder import ConvEncoder
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.labelmap import LabelMap
-from spade_lesson.widgets import Debouncer, LabelCanvas, Painter, apply_message, call_later, image_png
+from spade_lesson.models.encoder import ConvEncoder
+from spade_lesson.models.generator import SPADEGenerator
 
 if sys.version_info >= (3, 11):
     import tomllib

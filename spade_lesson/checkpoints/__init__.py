@@ -1,6 +1,6 @@
-"""The course's shipped SPADE checkpoint, and a loader for it or any checkpoint `spade_lesson.train` writes.
+"""The course's shipped SPADE checkpoint, and a loader for it or any checkpoint `spade_lesson.training.loop` writes.
 
-Writing and reading whole checkpoints (to resume) is spade_lesson.checkpoints.io.
+Writing and reading whole checkpoints (to resume) is spade_lesson.training.checkpoint_file.
 
 `load_networks(path)` rebuilds the sampling (EMA) generator and, for use_vae runs, the image encoder, in eval mode.
 `pick_checkpoint(*candidates)` is the first candidate that exists, else the shipped `SHIPPED` (Landscapes, 64 x 64).
@@ -15,11 +15,11 @@ from typing import Any, NamedTuple
 
 import torch
 
-from spade_lesson.atomic import atomic_write
-from spade_lesson.checkpoints.io import load_checkpoint, saved_config
-from spade_lesson.encoder import ConvEncoder
-from spade_lesson.generator import SPADEGenerator
-from spade_lesson.networks import build_networks
+from spade_lesson.models.encoder import ConvEncoder
+from spade_lesson.models.generator import SPADEGenerator
+from spade_lesson.runtime.atomic import atomic_write
+from spade_lesson.training.checkpoint_file import load_checkpoint, saved_config
+from spade_lesson.training.networks import build_networks
 
 SHIPPED = Path(__file__).with_name("landscapes64.pt")
 KEPT = ("EMA", "E")  # the trainer's keys of the EMA generator and the encoder
@@ -48,7 +48,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     state = load_checkpoint(path)
     if not isinstance(state, dict) or not {"config", "semantic_nc", "step", "trainer"} <= state.keys() \
             or "EMA" not in state["trainer"]:
-        raise ValueError(f"{path}: not a spade_lesson.train checkpoint (needs config, semantic_nc, step and "
+        raise ValueError(f"{path}: not a spade_lesson.training.loop checkpoint (needs config, semantic_nc, step and "
                          "trainer['EMA']); pass the checkpoint.pt of a training run")
     return state
 

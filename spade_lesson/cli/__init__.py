@@ -26,7 +26,7 @@ COMMANDS = {
 def clear_errors() -> tuple[type[Exception], ...]:
     """The errors a command reports in one line: bad values, files (missing, unwritable, a full disk), and a training
     run stopped by a NaN."""
-    train = sys.modules.get("spade_lesson.train")  # imported (with torch) only by the commands that train
+    train = sys.modules.get("spade_lesson.training.loop")  # imported (with torch) only by the commands that train
     return (ValueError, OSError) + ((train.NonFiniteLossError,) if train is not None else ())
 
 

@@ -1,5 +1,6 @@
 """`spade-lesson ablate`: the ablation's variants through the one training loop, scored by several judges
-(spade_lesson.ablation), options made from AblationConfig's fields; `--verify` recomputes a results file instead."""
+(spade_lesson.evaluation.ablation), options made from AblationConfig's fields; `--verify` recomputes a results file
+instead."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ import sys
 
 import torch
 
-from spade_lesson.ablation import COMMITTED, JUDGES, MODELS, AblationConfig, report, results_path, run_ablation, verify
 from spade_lesson.cli.parser import OneLineParser, add_settings, field_help
-from spade_lesson.runtime import idle_cpu_cores, pick_device
+from spade_lesson.evaluation.ablation import (
+    COMMITTED,
+    JUDGES,
+    MODELS,
+    AblationConfig,
+    report,
+    results_path,
+    run_ablation,
+    verify,
+)
+from spade_lesson.runtime.machine import idle_cpu_cores, pick_device
 
 
 def cpu_threads() -> int:
@@ -34,7 +44,7 @@ def run(argv: list[str]) -> int:
     """Parse the options, run the ablation (or verify one), print the summary; 130 (finished runs kept) on Ctrl-C."""
     defaults = AblationConfig()
     parser = OneLineParser(prog="spade-lesson ablate",
-                           description="Train the ablation's variants (spade_lesson.variants) through the one "
+                           description="Train the ablation's variants (spade_lesson.models.variants) through the one "
                                        "training loop for several seeds and score each with several segmenters "
                                        "trained on real images (the judges). Writes <out>/ablation_<dataset>.json "
                                        "and .png and <out>/judges/; finished runs are skipped (resume after an "

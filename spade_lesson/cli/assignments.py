@@ -1,4 +1,5 @@
-"""`spade-lesson assignments OUT/`: the student notebooks and the instructors' note (spade_lesson.assignments)."""
+"""`spade-lesson assignments OUT/`: the student notebooks and the instructors' note
+(spade_lesson.course.assignments)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from spade_lesson.assignments import INSTALL_HINT, NOTE_NAME, notebooks_folder, write_assignments
 from spade_lesson.cli.parser import OneLineParser
+from spade_lesson.course.assignments import INSTALL_HINT, NOTE_NAME, notebooks_folder, write_assignments
 
 
 def run(argv: list[str]) -> int:

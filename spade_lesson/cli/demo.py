@@ -9,14 +9,14 @@ from pathlib import Path
 import torch
 
 from spade_lesson import cli
-from spade_lesson.atomic import check_folder, write_text
-from spade_lesson.checkpoints.io import CHECKPOINT_NAME
 from spade_lesson.cli.parser import OneLineParser
-from spade_lesson.config import TrainConfig, course_config, cpu_config
 from spade_lesson.data import load_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
-from spade_lesson.runtime import idle_cpu_cores
-from spade_lesson.train import LOG_NAME, train
+from spade_lesson.runtime.atomic import check_folder, write_text
+from spade_lesson.runtime.machine import idle_cpu_cores
+from spade_lesson.training.checkpoint_file import CHECKPOINT_NAME
+from spade_lesson.training.config import TrainConfig, course_config, cpu_config
+from spade_lesson.training.loop import LOG_NAME, train
 
 DEMO_SECONDS = 150.0  # the demo's whole run on a CPU, start-up included, leaving margin under 3 minutes
 DEMO_ROWS = 6  # label maps (unseen in training) in the demo's picture

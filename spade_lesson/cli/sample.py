@@ -1,5 +1,5 @@
 """`spade-lesson sample`: a trained generator run on label-map PNGs, in one style, an image's style, or N random
-styles (spade_lesson.sampling.sample)."""
+styles (spade_lesson.checkpoints.sampling.sample)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: cpu)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random styles z (default: 0)")
     args = parser.parse_args(argv)
-    from spade_lesson.sampling import sample
+    from spade_lesson.checkpoints.sampling import sample
 
     for path in sample(args.checkpoint, args.labels, args.out, opt=args.opt, encoder=args.encoder,
                        instances=args.instances, style=args.style, styles=args.styles, device=args.device,

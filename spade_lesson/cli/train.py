@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from spade_lesson.checkpoints.io import CHECKPOINT_NAME, resumable_state, resume_config
 from spade_lesson.cli.parser import OneLineParser, add_settings
-from spade_lesson.config import TrainConfig, course_config, cpu_config
-from spade_lesson.train import train
+from spade_lesson.training.checkpoint_file import CHECKPOINT_NAME, resumable_state, resume_config
+from spade_lesson.training.config import TrainConfig, course_config, cpu_config
+from spade_lesson.training.loop import train
 
 PRESETS = {"course": course_config, "cpu": cpu_config}
 

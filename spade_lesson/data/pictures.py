@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from spade_lesson.atomic import atomic_write
 from spade_lesson.data.palette import colorize, to_uint8
+from spade_lesson.runtime.atomic import atomic_write
 
 
 def write_png(image: torch.Tensor, path: Path) -> None:

@@ -15,7 +15,6 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from spade_lesson.atomic import write_text
 from spade_lesson.data import layout
 from spade_lesson.data.decode import check_ids, opened, read_ids, read_instance
 from spade_lesson.data.errors import DatasetError, DownloadError
@@ -23,6 +22,7 @@ from spade_lesson.data.layout import IMAGES, INSTANCES, LABEL_SUFFIX, LABELS
 from spade_lesson.data.metadata import Metadata, parse_metadata
 from spade_lesson.data.palette import default_class_names, default_palette
 from spade_lesson.data.semantic import IGNORE_INDEX
+from spade_lesson.runtime.atomic import write_text
 
 
 @dataclass(frozen=True)
