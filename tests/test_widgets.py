@@ -180,8 +180,8 @@ def test_canvas_needs_a_colour_per_class():
 def test_the_canvas_module_is_shipped_as_package_data():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     shipped = [path for pattern in package_data["spade_lesson"] for path in (ROOT / "spade_lesson").glob(pattern)]
-    assert ROOT / "spade_lesson" / "widgets.js" in shipped
-    source = (ROOT / "spade_lesson" / "widgets.js").read_text()
+    assert ROOT / "spade_lesson" / "course" / "widgets.js" in shipped
+    source = (ROOT / "spade_lesson" / "course" / "widgets.js").read_text()
     assert "export default" in source and "imageSmoothingEnabled = false" in source
 
 
