@@ -3,7 +3,9 @@
 #   1. the one-hot lookup benchmark (plain vs lookup at 9, 151, 182 classes: SPADE's first conv, the label resizes,
 #      a whole G+D step; each also checks that both paths agree on CUDA),
 #   2. the train-step benchmark (fp32 eager vs optimized, course and the paper's Cityscapes configuration),
-#   3. a 3-minute training of the course preset (Landscapes 128 px) with sample grids,
+#   3. a slice of the research study (spade and concat, one seed, budgets 150 and 300, two runs at once on the
+#      card, scored by the shipped judges; its report goes to the log),
+#   4. a 2-minute training of the course preset (Landscapes 128 px) with sample grids,
 # writing at most 8 files, all directly in OUT_DIR (the device tool returns 8 files, 2 folders deep):
 #   gpu_check.log           everything printed
 #   environment.txt         nvidia-smi, python, torch
@@ -36,8 +38,9 @@ exec > >(tee -a "$OUT/gpu_check.log") 2>&1
 cd "$ROOT" || exit 2
 
 TOTAL_S=480        # 8 minutes for everything
-TRAIN_S=180        # the training's own budget (its max_seconds)
-TRAIN_RESERVE_S=230  # the training with its start (data, models) and its last samples
+TRAIN_S=120        # the training's own budget (its max_seconds)
+TRAIN_RESERVE_S=170  # the training with its start (data, models) and its last samples
+STUDY_S=110        # the study's slice (its judges are the shipped ones)
 if [[ $DRY_RUN -eq 1 ]]; then
     KIND=cpu
 else
@@ -69,18 +72,25 @@ if [[ $DRY_RUN -eq 1 ]]; then
     stage "one-hot lookup benchmark" 120 "$PYTHON" benchmarks/onehot.py --smoke --out "$OUT/onehot_${KIND}.json"
     stage "train-step benchmark" 300 "$PYTHON" benchmarks/train_step.py --smoke --seconds 240 \
         --out "$OUT/train_step_${KIND}.json"
+    STUDY_ARGS=(--size 64 --ngf 2 --spade-hidden 4 --batch 2 --budgets 1 2 --eval-images 2 --segmenter-steps 1
+                --device cpu)
     TRAIN_SETTINGS='{"size": 32, "ngf": 8, "ndf": 8, "spade_hidden": 16, "n_layers_D": 3, "batch_size": 2,
                      "steps": 3, "sample_every": 2, "log_every": 1, "checkpoint_every": 3, "lambda_vgg": 0.0,
                      "device": "cpu"}'
     TRAIN_LIMIT=240
 else
     stage "one-hot lookup benchmark" 90 "$PYTHON" benchmarks/onehot.py --out "$OUT/onehot_${KIND}.json"
-    BENCH_S=$((TOTAL_S - SECONDS - TRAIN_RESERVE_S))
+    BENCH_S=$((TOTAL_S - SECONDS - TRAIN_RESERVE_S - STUDY_S))
     stage "train-step benchmark" $((BENCH_S + 20)) "$PYTHON" benchmarks/train_step.py --seconds "$BENCH_S" \
         --out "$OUT/train_step_${KIND}.json"
+    STUDY_ARGS=(--budgets 150 300 --device cuda)
     TRAIN_SETTINGS="{\"max_seconds\": ${TRAIN_S}, \"sample_every\": 500, \"log_every\": 10, \"device\": \"cuda\"}"
-    TRAIN_LIMIT=$((TOTAL_S - SECONDS > 60 ? TOTAL_S - SECONDS : 60))
 fi
+
+mkdir -p "$WORK/study" && cp -r spade_lesson/evaluation/results/judges "$WORK/study/"  # the shipped judges
+stage "study slice" "$STUDY_S" "$PYTHON" -m spade_lesson.cli ablate "${STUDY_ARGS[@]}" --models spade concat \
+    --seeds 1 --judges 3 --jobs 2 --results "$WORK/study/study.json" --work "$WORK/study/runs"
+[[ $DRY_RUN -eq 1 ]] || TRAIN_LIMIT=$((TOTAL_S - SECONDS > 60 ? TOTAL_S - SECONDS : 60))
 
 stage "course training" "$TRAIN_LIMIT" "$PYTHON" - "$WORK/course" "$OUT" "$TRAIN_SETTINGS" <<'PY'
 """The course preset (course_config) trained for its time budget; its log, first and last samples, a summary."""

@@ -37,8 +37,10 @@ def _curves(ax: Any, document: dict[str, Any], metric: str) -> None:
     """One metric against steps: each variant's mean over seeds with the seeds' range, and the controls."""
     controls = calibration(document)
     real = [r[metric] for r in document["calibration"] if r["row"] == "real images"]
-    label = "real images (judges' range)" if metric == "miou" else "real vs real (the floor)"
-    ax.axhspan(min(real), max(real) + (0 if metric == "miou" else 0.5), color="0.8", label=label)
+    if metric == "miou":
+        ax.axhspan(min(real), max(real), color="0.8", label="real images (judges' range)")
+    else:
+        ax.axhline(statistics.fmean(real), color="0.5", linewidth=3, alpha=0.5, label="real vs real (the floor)")
     for name, (colour, style) in CONTROL_STYLE.items():
         if name in controls:
             ax.axhline(controls[name][metric].mean, color=colour, linestyle=style, linewidth=1, label=name)
@@ -52,7 +54,7 @@ def _curves(ax: Any, document: dict[str, Any], metric: str) -> None:
         ax.fill_between(steps, [min(values[s]) for s in steps], [max(values[s]) for s in steps], color=colour,
                         alpha=0.15, linewidth=0)
     ax.set_xscale("log")
-    ax.set_xticks(budgets(document), [str(b) for b in budgets(document)], fontsize=7)
+    ax.set_xticks(document["settings"]["budgets"], [str(b) for b in document["settings"]["budgets"]], fontsize=7)
     ax.minorticks_off()
     ax.set_xlabel("GAN steps (one run per seed, scored at each)", fontsize=8)
     if metric == "miou":
@@ -72,18 +74,18 @@ def write_figure(document: dict[str, Any], results: Path, val_data: Dataset, pat
 
     from spade_lesson.evaluation.study.runner import SAMPLE_MAPS, sample_path
 
-    steps = budgets(document)
+    steps = document["settings"]["budgets"]
     models = [m for m in dict.fromkeys(r["model"] for r in document["runs"])
               if any(sample_path(results, m, SAMPLE_SEED, s).is_file() for s in steps)]
-    figure = plt.figure(figsize=(11, 4.2 + 0.62 * (len(models) + 1)), dpi=90)
-    grid = figure.add_gridspec(2, 1, height_ratios=[4.2, 0.62 * (len(models) + 1)], hspace=0.25)
+    figure = plt.figure(figsize=(11, 4.2 + 0.95 * (len(models) + 1)), dpi=90)
+    grid = figure.add_gridspec(2, 1, height_ratios=[4.2, 0.95 * (len(models) + 1)], hspace=0.25)
     top = grid[0].subgridspec(1, 2, wspace=0.25)
     for column, metric in enumerate(("miou", "kid")):
         ax = figure.add_subplot(top[0, column])
         _curves(ax, document, metric)
         if column == 0:
             ax.legend(fontsize=6, loc="lower right", ncol=2)
-    images = grid[1].subgridspec(len(models) + 1, len(steps) + 1, wspace=0.04, hspace=0.08)
+    images = grid[1].subgridspec(len(models) + 1, len(steps) + 1, wspace=0.04, hspace=0.4)
     maps = min(SAMPLE_MAPS, len(val_data))
     strip = lambda pictures: torch.cat(list(pictures), dim=1).numpy()  # noqa: E731 (pictures side by side)
     first = [val_data[i] for i in range(maps)]
