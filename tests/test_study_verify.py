@@ -13,6 +13,7 @@ from spade_lesson.cli.ablate import parse_reruns
 from spade_lesson.evaluation.study import runner
 from spade_lesson.evaluation.study.config import COMMITTED, MODELS, AblationConfig
 from spade_lesson.evaluation.study.judges import JUDGES
+from spade_lesson.evaluation.study.report import readme_tables
 from spade_lesson.evaluation.study.results import load_results
 from spade_lesson.evaluation.study.runner import check_resumed_models, run_ablation
 from spade_lesson.evaluation.study.verify import verify
@@ -100,3 +101,8 @@ def test_the_committed_study_is_this_code_s_with_every_record_at_a_budget() -> N
         (row, j["seed"]) for row in ("real images", "flat painter", "blurred painter") for j in document["judges"]}
     assert all(run["steps"] in config.budgets and run["model"] in MODELS for run in document["runs"])
     check_resumed_models(document, config, 9, COMMITTED)  # the generators' sizes are today's
+
+
+def test_the_readme_shows_the_committed_study_s_tables() -> None:
+    readme = (COMMITTED.parents[3] / "README.md").read_text()
+    assert readme_tables(load_results(COMMITTED), MODELS, (0, 1, 2)) in readme

@@ -61,8 +61,11 @@ def curve_table(document: dict[str, Any], metric: str = "miou") -> str:
                 cells.append("")
                 continue
             value = getattr(s, metric)
-            text = _miou(value) if metric == "miou" else kid_text(value.mean, value.seed_std)
-            cells.append(text + (f" ({s.seeds} seed{'s' * (s.seeds > 1)})" if s.seeds < most else ""))
+            if s.seeds == 1:  # no seed std to show
+                text = f"{value.mean:.2f}" if metric == "miou" else f"{value.mean:.1f}"
+            else:
+                text = _miou(value) if metric == "miou" else kid_text(value.mean, value.seed_std)
+            cells.append(text + (f" ({s.seeds} seed{'s' * (s.seeds > 1)})" if s.seeds < max(most, 2) else ""))
         lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
     for row_name, row in calibration(document).items():
         value = row[metric]
@@ -126,3 +129,15 @@ def report(document: dict[str, Any]) -> list[str]:
             if {claim.better, claim.worse} <= summarize(document, steps).keys():
                 lines.append(f"{claim.name}, {steps} steps: {measure(document, claim, steps).verdict}")
     return lines
+
+
+def readme_tables(document: dict[str, Any], models: tuple[str, ...], seeds: tuple[int, ...]) -> str:
+    """The README's study tables, made from the results file: how complete the study is, each score per variant and
+    budget beside the controls, each claim's verdict per budget by mIoU and by KID."""
+    judges = tuple(judge["seed"] for judge in document["judges"])
+    return "\n\n".join([
+        f"*{progress_line(document, models, seeds, judges).capitalize()}.*",
+        "mIoU (layout; mean ± std over seeds, judges averaged):", curve_table(document, "miou"),
+        "KID x 1000 in the judges' features (realism; lower is better):", curve_table(document, "kid"),
+        "Each claim per budget, by mIoU:", claims_table(document, "miou"),
+        "and by KID:", claims_table(document, "kid")])
