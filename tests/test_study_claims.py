@@ -10,6 +10,7 @@ from spade_lesson.evaluation.study.claims import (
     CANNOT_TELL,
     CLAIMS,
     NOT_MEASURABLE,
+    ONE_SEED,
     Claim,
     calibration,
     decimals,
@@ -53,6 +54,12 @@ def test_kid_favours_the_lower_score_and_cannot_tell_at_the_real_floor() -> None
     floor = document({"spade": {150: [[0.6] * 3, [0.62] * 3]}, "concat": {150: [[0.4] * 3, [0.42] * 3]}}, kid=0.0)
     floor["runs"] = [{**run, "kid": 0.0} for run in floor["runs"]]
     assert measure(floor, CLAIM, 150, "kid").sign is None
+
+
+def test_one_seed_gives_no_verdict_however_large_the_difference() -> None:
+    single = document({"spade": {150: [[0.9, 0.1, 0.5]]}, "concat": {150: [[0.2, 0.2, 0.2]]}}, ceiling=0.99)
+    m = measure(single, CLAIM, 150)
+    assert m.sign == 0 and m.verdict.startswith(ONE_SEED) and m.agrees_with_paper == ONE_SEED
 
 
 def test_the_order_change_between_budgets_is_named() -> None:

@@ -4,7 +4,8 @@ claim across training budgets, with the controls that calibrate its instruments.
 config (the settings, the pinned training config, the results path), results (the resumable results file), judges
 (the segmenters that score, and their training curves), scoring (mIoU, per-class IoU and KID of a set of pictures; the
 calibration rows), runner (the runs through the one loop, several at once), claims (what the numbers support per
-budget), report (tables and lines), figure, verify.
+budget), report (tables and lines), figure, verify, modulation (SPADE's |gamma|, |beta| early in training),
+appearance (how much of the data's colour the classes and their neighbours explain).
 """
 
 from spade_lesson.evaluation.study.claims import CLAIMS, budgets, calibration, measure, summarize

@@ -23,6 +23,7 @@ from typing import Any
 
 NOT_MEASURABLE = "no difference measurable"
 CANNOT_TELL = "the instrument cannot tell"
+ONE_SEED = "no verdict from one seed: its noise is not measured yet"
 METRICS = ("miou", "kid")  # the study's two scores: layout (higher is better) and realism (KID x 1000, lower)
 
 
@@ -151,6 +152,7 @@ class Measurement:
     sign: int | None
     by_judge: tuple[float, ...]  # the difference under each judge (seeds averaged)
     limit: str  # why the instrument cannot tell, '' when it can
+    seeds: int  # the fewer seeds of the two variants: with one, no seed noise is measured and nothing is called
 
     @property
     def verdict(self) -> str:
@@ -158,6 +160,8 @@ class Measurement:
         'the instrument cannot tell (concat within the judges' noise of real images)'."""
         if self.sign is None:
             return f"{CANNOT_TELL} ({self.limit})"
+        if self.seeds < 2:
+            return f"{ONE_SEED} (difference {self.difference:+.2f})"
         if self.metric == "kid":
             size, noise = f"{abs(self.difference):.1f}", f"2 x pooled std = {2 * self.pooled_std:.1f}"
         else:
@@ -179,6 +183,8 @@ class Measurement:
             return "not comparable"
         if self.sign is None:
             return CANNOT_TELL
+        if self.seeds < 2:
+            return ONE_SEED
         if self.sign == paper:
             return "agrees"
         if self.sign == 0:
@@ -200,11 +206,14 @@ def measure(document: dict[str, Any], claim: Claim, steps: int, metric: str = "m
     pooled = math.sqrt((better.seed_std**2 + worse.seed_std**2) / 2)
     by_judge = tuple(direction * (b - w) for b, w in zip(better.by_judge, worse.by_judge))
     limit = instrument_limit(document, {claim.better: better, claim.worse: worse}, metric)
+    seeds = min(summaries[claim.better].seeds, summaries[claim.worse].seeds)
     if limit:
         sign = None
+    elif seeds < 2 or abs(difference) <= 2 * pooled:
+        sign = 0
     else:
-        sign = 0 if abs(difference) <= 2 * pooled else (1 if difference > 0 else -1)
-    return Measurement(claim, metric, steps, difference, pooled, sign, by_judge, limit)
+        sign = 1 if difference > 0 else -1
+    return Measurement(claim, metric, steps, difference, pooled, sign, by_judge, limit, seeds)
 
 
 def instrument_limit(document: dict[str, Any], scores: dict[str, Score], metric: str) -> str:
