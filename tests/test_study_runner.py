@@ -111,6 +111,9 @@ def test_two_jobs_at_once_give_the_records_one_job_gives(tmp_path, capsys) -> No
                                       work=str(tmp_path / "w1")), progress=False)
     two = run_ablation(AblationConfig(**options, jobs=2, results=str(tmp_path / "two" / "s.json"),
                                       work=str(tmp_path / "w2")), progress=False)
-    assert "with 2 jobs" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "with 2 jobs" in printed
+    order = [line.split(":")[0] for line in printed.splitlines() if " steps: mIoU" in line][-4:]
+    assert sorted(order[:2]) == ["concat seed 0 at 1 steps", "spade seed 0 at 1 steps"]  # both runs' first budget
     strip = lambda doc: sorted((r["model"], r["steps"], r["miou"], r["kid"]) for r in doc["runs"])  # noqa: E731
     assert strip(one) == strip(two) and len(two["runs"]) == 4

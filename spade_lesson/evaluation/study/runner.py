@@ -224,11 +224,11 @@ def run_parallel(config: AblationConfig, tasks: list[tuple[str, int, dict[int, s
         records = manager.Queue()
         running: dict[Any, tuple[str, int]] = {}
         while pending or running:
-            busy = set(running.values())
-            for task in [t for t in pending if len(running) < config.jobs]:
-                if task[:2] not in busy:
+            for task in list(pending):  # the first stages whose run is not training, while a worker is free
+                if len(running) == config.jobs:
+                    break
+                if task[:2] not in running.values():
                     running[pool.submit(_worker, config, *task, threads, records)] = task[:2]
-                    busy.add(task[:2])
                     pending.remove(task)
             finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             while True:
