@@ -81,7 +81,8 @@ def test_the_command_runs_the_study_with_its_options(tiny_data, tmp_path, capsys
             "--results", str(path), "--work", str(tmp_path / "work")]
     assert main(["ablate", *argv]) == 0
     printed = capsys.readouterr().out
-    assert "study: 1 runs to train (2 GAN steps)" in printed and "spade at    2 steps: mIoU" in printed
+    assert "study: 1 runs to train (2 GAN steps)" in printed
+    assert "spade at    2 steps: mIoU" in printed and "(1 seed)" in printed
     assert "the study is complete: 1 of 1 runs" in printed and path.with_suffix(".png").is_file()
     document = load_results(path)
     assert document["training"]["batch_size"] == 2 and len(document["judges"]) == 2

@@ -27,6 +27,13 @@ def _miou(s: Score) -> str:
     return mean_std(s.mean, s.seed_std, s.judge_std)
 
 
+def _cell(s: Score, seeds: int, metric: str) -> str:
+    """A model's score: mean ± std over seeds, or the mean alone with one seed (no std to show)."""
+    if seeds == 1:
+        return f"{s.mean:.2f} (1 seed)" if metric != "kid" else f"{s.mean:.1f} (1 seed)"
+    return kid_text(s.mean, s.seed_std) if metric == "kid" else mean_std(s.mean, s.seed_std, s.judge_std)
+
+
 def results_table(document: dict[str, Any], steps: int) -> str:
     """Markdown: one row per variant at this budget (mIoU, std over judges, pixel accuracy, KID, size, norm cost),
     then the calibration rows scored by the same metrics (mean ± std over the judges)."""
@@ -35,8 +42,8 @@ def results_table(document: dict[str, Any], steps: int) -> str:
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for model, s in summarize(document, steps).items():
         lines.append(f"| `{model}` ({s.seeds} seeds) | {s.params / 1e6:.2f}M | {s.norm_macs / 1e6:.1f}M | "
-                     f"{_miou(s.miou)} | {s.miou.judge_std:.3f} | {mean_std(s.accuracy.mean, s.accuracy.seed_std)} | "
-                     f"{kid_text(s.kid.mean, s.kid.seed_std)} |")
+                     f"{_cell(s.miou, s.seeds, 'miou')} | {s.miou.judge_std:.3f} | "
+                     f"{_cell(s.accuracy, s.seeds, 'accuracy')} | {_cell(s.kid, s.seeds, 'kid')} |")
     for name, row in calibration(document).items():
         lines.append(f"| *{name}* (no training; ± over judges) | | | "
                      f"{mean_std(row['miou'].mean, row['miou'].judge_std)} "
@@ -60,12 +67,8 @@ def curve_table(document: dict[str, Any], metric: str = "miou") -> str:
             if s is None:
                 cells.append("")
                 continue
-            value = getattr(s, metric)
-            if s.seeds == 1:  # no seed std to show
-                text = f"{value.mean:.2f}" if metric == "miou" else f"{value.mean:.1f}"
-            else:
-                text = _miou(value) if metric == "miou" else kid_text(value.mean, value.seed_std)
-            cells.append(text + (f" ({s.seeds} seed{'s' * (s.seeds > 1)})" if s.seeds < max(most, 2) else ""))
+            text = _cell(getattr(s, metric), s.seeds, metric)
+            cells.append(text + (f" ({s.seeds} seeds)" if 1 < s.seeds < most else ""))
         lines.append(f"| `{model}` | " + " | ".join(cells) + " |")
     for row_name, row in calibration(document).items():
         value = row[metric]
@@ -122,8 +125,8 @@ def report(document: dict[str, Any]) -> list[str]:
                      f"{kid_text(row['kid'].mean, row['kid'].judge_std)} (± over judges)")
     for steps in budgets(document):
         for model, s in summarize(document, steps).items():
-            lines.append(f"{model:>16} at {steps:>4} steps: mIoU {_miou(s.miou)}, KID x 1000 "
-                         f"{kid_text(s.kid.mean, s.kid.seed_std)} over {s.seeds} seed{'s' * (s.seeds > 1)}")
+            lines.append(f"{model:>16} at {steps:>4} steps: mIoU {_cell(s.miou, s.seeds, 'miou')}, KID x 1000 "
+                         f"{_cell(s.kid, s.seeds, 'kid')}" + (f" over {s.seeds} seeds" if s.seeds > 1 else ""))
     for claim in CLAIMS:
         for steps in budgets(document):
             if {claim.better, claim.worse} <= summarize(document, steps).keys():
