@@ -161,7 +161,7 @@ class Measurement:
         if self.sign is None:
             return f"{CANNOT_TELL} ({self.limit})"
         if self.seeds < 2:
-            return f"{ONE_SEED} (difference {self.difference:+.2f})"
+            return f"{ONE_SEED} (difference {self.difference:+.{1 if self.metric == 'kid' else 2}f})"
         if self.metric == "kid":
             size, noise = f"{abs(self.difference):.1f}", f"2 x pooled std = {2 * self.pooled_std:.1f}"
         else:

@@ -41,7 +41,8 @@ def results_table(document: dict[str, Any], steps: int) -> str:
              "std over judges | pixel accuracy | KID x 1000 (mean ± std over seeds) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for model, s in summarize(document, steps).items():
-        lines.append(f"| `{model}` ({s.seeds} seeds) | {s.params / 1e6:.2f}M | {s.norm_macs / 1e6:.1f}M | "
+        seeds = f"{s.seeds} seed{'s' * (s.seeds > 1)}"
+        lines.append(f"| `{model}` ({seeds}) | {s.params / 1e6:.2f}M | {s.norm_macs / 1e6:.1f}M | "
                      f"{_cell(s.miou, s.seeds, 'miou')} | {s.miou.judge_std:.3f} | "
                      f"{_cell(s.accuracy, s.seeds, 'accuracy')} | {_cell(s.kid, s.seeds, 'kid')} |")
     for name, row in calibration(document).items():
