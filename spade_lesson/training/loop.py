@@ -30,6 +30,7 @@ from spade_lesson.data.pictures import sample_grid, write_png
 from spade_lesson.runtime.atomic import atomic_write, check_folder, remove_stale_temporaries
 from spade_lesson.runtime.machine import any_process, idle_cpu_cores, init_distributed, pick_device, seed_everything
 from spade_lesson.runtime.progress import end_early, progress_bar
+from spade_lesson.runtime.run_lock import hold_run_folder
 from spade_lesson.training.checkpoint_file import (
     CHECKPOINT_NAME,
     check_resumable,
@@ -164,7 +165,8 @@ def train(config: TrainConfig, generator: nn.Module | None = None, data: Dataset
     device = pick_device(config.device)
     rank, world_size, started_group = init_distributed(device)
     try:
-        return _train(config, out, device, rank, world_size, generator, data, progress)
+        with hold_run_folder(out, enabled=rank == 0):  # a run owns its folder while it writes there
+            return _train(config, out, device, rank, world_size, generator, data, progress)
     finally:
         if started_group:
             dist.destroy_process_group()
