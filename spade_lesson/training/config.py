@@ -54,14 +54,16 @@ class TrainConfig:
     load_size: int | None = setting(None, "the official load_size, the resize before a random crop (286 for 256 "
                                           "crops officially); None: size")
     flip: bool = setting(False, "random left-right flips of image, label and instance map alike (the official "
-                                "default for real datasets; Landscapes is drawn, not flipped)")
+                                "default for real datasets; Landscapes is drawn, not flipped)", negative="--no-flip")
     num_classes: int | None = setting(None, "the label's class count when a folder has no dataset.json and no known "
                                             "layout says it (never guessed from the largest id when one does)")
     contain_dontcare_label: bool = setting(False, "one more input channel marking don't-care pixels (label 255), as "
-                                                  "the official option; else they are all-zero vectors")
-    no_instance: bool = setting(True, "the official no_instance, on here (Landscapes has no instance maps): "
-                                      "--instance-edges adds the official get_edges of the dataset's instance maps "
-                                      "to the input (class boundaries where it has none)", flag="--instance-edges")
+                                                  "the official option; else they are all-zero vectors",
+                                           negative="--no-contain-dontcare-label")
+    no_instance: bool = setting(True, "the official no_instance: no instance-edge channel (the default for Landscapes "
+                                      "and ADE20K); --instance adds the official get_edges of the dataset's instance "
+                                      "maps to the input (class boundaries where it has none), the default for "
+                                      "COCO-Stuff and Cityscapes", flag="--no-instance", negative="--instance")
     init_type: str = setting("xavier", "initialization of every conv, linear and BatchNorm of G, D and E, as the "
                                        "official init_type (xavier: the official default)", choices=INIT_TYPES)
     init_variance: float = setting(0.02, "the official init_variance: gain (xavier, orthogonal) or std (normal) of the "
