@@ -277,3 +277,18 @@ def test_a_failed_debounced_render_shows_in_the_status_line(networks, dataset, l
     painter.canvas.handle(stroke([[5, 5]], class_id=1))
     loop.advance(0.2)
     assert painter.status.value.startswith("render failed: ValueError")
+
+
+def test_painter_builds_the_input_as_a_run_with_dontcare_and_instance_edges_did(dataset):
+    from spade_lesson.layers.semantic_input import input_options, semantic_input
+
+    torch.manual_seed(0)
+    generator = SPADEGenerator(dataset.num_classes + 2, ngf=2, crop_size=32, spade_hidden=8)
+    with pytest.raises(ValueError, match="make 9 input channels .* semantic_nc=11; .*input_options"):
+        Painter(generator, dataset)
+    options = input_options({"contain_dontcare_label": True, "no_instance": False})
+    painter = Painter(generator, dataset, **options)
+    image = painter.render_once()
+    with torch.no_grad():
+        expected = generator.eval()(semantic_input(dataset[0]["label"][None], dataset.num_classes, True, False))[0]
+    assert torch.allclose(image, expected, atol=1e-6)

@@ -23,7 +23,7 @@ from spade_lesson.data.decode import read_ids
 from spade_lesson.data.folder import read_image
 from spade_lesson.data.palette import to_uint8
 from spade_lesson.data.pictures import write_png
-from spade_lesson.layers.semantic_input import semantic_input
+from spade_lesson.layers.semantic_input import input_options, semantic_input
 from spade_lesson.runtime.atomic import check_folder
 from spade_lesson.runtime.machine import pick_device, seed_everything
 
@@ -48,8 +48,8 @@ def load_synthesizer(checkpoint: str | os.PathLike, opt: str | os.PathLike | Non
             raise ValueError("--encoder is for official checkpoints (with --opt): a spade-lesson checkpoint holds its "
                              "own encoder")
         nets = load_networks(checkpoint)
-        dontcare = bool(nets.config.get("contain_dontcare_label", False))
-        no_instance = bool(nets.config.get("no_instance", True))
+        options = input_options(nets.config)
+        dontcare, no_instance = options["contain_dontcare_label"], options["no_instance"]
         label_nc = nets.generator.semantic_nc - int(dontcare) - int(not no_instance)
         return Synthesizer(nets.generator, nets.encoder, label_nc, dontcare, no_instance)
     from spade_lesson.models import official

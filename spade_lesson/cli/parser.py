@@ -29,8 +29,9 @@ def add_settings(parser: argparse.ArgumentParser, settings: type, names: Iterabl
 
     metadata: help; flag (default --the-field-name); choices; scale (the option's value times scale is the field's);
     negative (for a bool: a second flag setting it False, the first then setting it True, so either way can be asked
-    for whatever the default). A bool field without negative is a switch that flips its default. defaults: an instance whose values are the options' defaults
-    (shown in the help); None leaves every option None unless given, so a preset can fill the rest.
+    for whatever the default). A bool field without negative is a switch that flips its default. defaults: an
+    instance whose values are the options' defaults (shown in the help); None leaves every option None unless given,
+    so a preset can fill the rest.
     """
     hints = typing.get_type_hints(settings)
     for field in dataclasses.fields(settings):
