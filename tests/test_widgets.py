@@ -292,3 +292,14 @@ def test_painter_builds_the_input_as_a_run_with_dontcare_and_instance_edges_did(
     with torch.no_grad():
         expected = generator.eval()(semantic_input(dataset[0]["label"][None], dataset.num_classes, True, False))[0]
     assert torch.allclose(image, expected, atol=1e-6)
+
+
+def test_painter_refuses_a_device_this_machine_lacks_and_a_seed_that_cannot_seed(networks, dataset):
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' is not available"):
+            Painter(networks[0], dataset, device="cuda")
+    painter = Painter(networks[0], dataset, encoder=networks[1])
+    with pytest.raises(ValueError, match="style seed=1180591620717411303424: pass a whole number from 0 to 2"):
+        painter.style_from_seed(2**70)
+    painter._use_seed_quietly(2**70)  # the seed box's callback: the status line says it, nothing is raised
+    assert "style seed" in painter.status.value

@@ -4,7 +4,6 @@ instead."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import torch
@@ -20,15 +19,15 @@ from spade_lesson.evaluation.ablation import (
     run_ablation,
     verify,
 )
-from spade_lesson.runtime.machine import idle_cpu_cores, pick_device
-
+from spade_lesson.runtime.machine import env_int, idle_cpu_cores, pick_device
 
 MAX_COUNT = 1000  # seeds or judges: more would train for years, and the tuple alone can exhaust memory
 
 
 def cpu_threads() -> int:
     """Torch threads on the CPU: OMP_NUM_THREADS when set (1 makes the numbers reproducible), else the idle cores."""
-    return int(os.environ.get("OMP_NUM_THREADS") or 0) or idle_cpu_cores()
+    return env_int("OMP_NUM_THREADS", 0, 1, "set it to the torch threads to use (1 reproduces the committed "
+                                            "numbers), or unset it") or idle_cpu_cores()
 
 
 def parse_reruns(values: list[str]) -> tuple[tuple[str, int], ...]:

@@ -27,6 +27,7 @@ import traitlets
 from PIL import Image
 from torch import nn
 
+from spade_lesson.runtime.machine import SEED_LIMIT, check_seed, pick_device
 from spade_lesson.layers.semantic_input import semantic_input, semantic_nc
 from spade_lesson.data.palette import check_palette, to_uint8
 from spade_lesson.course.labelmap import LabelMap
@@ -183,7 +184,7 @@ class Painter(ipywidgets.VBox):
         self.options = {"contain_dontcare_label": contain_dontcare_label, "no_instance": no_instance}
         if encoder is not None and not generator.use_vae:
             raise ValueError("Painter: an encoder was given but the generator has use_vae=False (it takes no style)")
-        self.device = torch.device(device) if device is not None else next(generator.parameters()).device
+        self.device = pick_device(str(device)) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
         self.encoder = encoder.to(self.device).eval() if encoder is not None else None
         self.dataset, self.class_names, self.palette = dataset, class_names, palette
@@ -259,8 +260,9 @@ class Painter(ipywidgets.VBox):
         """Style controls: a seed and a button for a new random style z (generators with use_vae only)."""
         if not self.generator.use_vae:
             return []
-        self.seed = ipywidgets.IntText(value=0, description="style seed", layout=ipywidgets.Layout(width="180px"))
-        self.seed.observe(lambda change: self.use_seed(change["new"]), names="value")
+        self.seed = ipywidgets.BoundedIntText(value=0, min=0, max=SEED_LIMIT - 1, description="style seed",
+                                              layout=ipywidgets.Layout(width="180px"))
+        self.seed.observe(lambda change: self._use_seed_quietly(change["new"]), names="value")
         random_style = ipywidgets.Button(description="random style", icon="random")
         random_style.on_click(lambda _: setattr(self.seed, "value", self.seed.value + 1))
         return [ipywidgets.HBox([random_style, self.seed])]
@@ -293,7 +295,7 @@ class Painter(ipywidgets.VBox):
 
     def style_from_seed(self, seed: int) -> torch.Tensor:
         """The style code z (1, z_dim) ~ N(0, I) drawn from `seed` (the same seed, the same style)."""
-        noise = torch.Generator().manual_seed(seed)
+        noise = torch.Generator().manual_seed(check_seed(seed, "Painter: style seed"))
         return torch.randn(1, self.generator.z_dim, generator=noise).to(self.device)
 
     @torch.no_grad()
@@ -308,6 +310,13 @@ class Painter(ipywidgets.VBox):
         """Switch to the random style of `seed` and re-render."""
         self.z = self.style_from_seed(seed)
         self.debouncer.request()
+
+    def _use_seed_quietly(self, seed: int) -> None:
+        """The seed box's callback: a seed that cannot seed shows in the status line, not inside the event loop."""
+        try:
+            self.use_seed(seed)
+        except ValueError as error:
+            self.status.value = str(error)
 
     def use_image_style(self, index: int) -> None:
         """Switch to the style of the dataset's image number `index` and re-render."""

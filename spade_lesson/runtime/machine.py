@@ -51,8 +51,9 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def _gpu_index(name: str, first: int, count: int) -> int:
     """This process's GPU: `first` plus torchrun's local rank, checked against the `count` GPUs torch sees."""
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    processes = int(os.environ.get("LOCAL_WORLD_SIZE", str(local_rank + 1)))  # torchrun's processes on this machine
+    fix = "unset it, or let torchrun set it"
+    local_rank = env_int("LOCAL_RANK", 0, 0, fix)
+    processes = env_int("LOCAL_WORLD_SIZE", local_rank + 1, 1, fix)  # torchrun's processes on this machine
     if first + processes > count:
         raise ValueError(f"device={name!r} with {processes} processes on this machine needs GPUs {first}.."
                          f"{first + processes - 1}, but torch sees {count} GPU{'s' * (count != 1)}: start torchrun "
@@ -83,8 +84,33 @@ def device_memory(device: torch.device) -> int | None:
     return None
 
 
+SEED_LIMIT = 2**32  # NumPy's legacy seeding takes 0 .. 2**32 - 1
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """seed when it is an int NumPy, torch and Python can all be seeded with; else a one-line ValueError naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"{name}={seed!r}: pass a whole number from 0 to 2**32 - 1 (--seed on the command line)")
+    return seed
+
+
+def env_int(name: str, default: int, minimum: int, fix: str) -> int:
+    """The environment variable name as an int >= minimum (default when unset or empty); else one line with fix."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ValueError(f"{name}={text!r} is not a whole number >= {minimum}: {fix}")
+    return value
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (every device) so a run can be repeated."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -103,9 +129,13 @@ def init_distributed(device: torch.device) -> tuple[int, int, bool]:
     device: this process's device (pick_device); on CUDA it becomes the current GPU before NCCL starts, elsewhere the
     processes talk through gloo.
     """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = env_int("WORLD_SIZE", 1, 1, "unset it, or start the processes with torchrun --nproc_per_node N")
     if world_size == 1:
         return 0, 1, False
+    if "TORCHELASTIC_RUN_ID" not in os.environ and not dist.is_initialized():  # leftovers would wait for the others
+        raise ValueError(f"WORLD_SIZE={world_size} is set but this process was not started by torchrun, so it would "
+                         "wait for processes that never come: unset WORLD_SIZE, RANK and MASTER_ADDR, or run "
+                         "torchrun --nproc_per_node N -m spade_lesson.cli train ...")
     started = not dist.is_initialized()
     if started:
         if device.type == "cuda":
