@@ -333,3 +333,16 @@ def test_a_run_stopped_by_its_time_budget_says_so_in_plain_lines(tmp_path, capsy
     assert result.step == 1 and "\r" not in printed
     assert "stopped at step 1 of 1000: max_seconds=1e-06 reached" in printed
     assert printed.rstrip().splitlines()[-1].startswith(f"{tmp_path.name}: step 1/1 (100%), ")
+
+
+@pytest.mark.parametrize("data, message", [
+    ([1, 2, 3], "train\\(data=...\\): a list has no num_classes, class_names, palette"),
+])
+def test_training_data_that_is_not_a_dataset_is_one_line(tmp_path, data, message):
+    with pytest.raises(ValueError, match=message):
+        train(fast_config(out=str(tmp_path)), data=data, progress=False)
+
+
+def test_a_generator_whose_forward_takes_no_semantic_and_z_is_one_line(tmp_path):
+    with pytest.raises(ValueError, match="generator=Linear: pass an nn.Module whose forward takes \\(semantic, z=None"):
+        train(fast_config(out=str(tmp_path)), generator=torch.nn.Linear(3, 3), progress=False)

@@ -3,6 +3,7 @@ COCO-Stuff, ADE20K and Cityscapes layouts read in place."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +125,10 @@ def load_dataset(name: str, root: str | Path = "data", split: str = "train", siz
                  preprocess: Preprocess | None = None) -> Dataset:
     """"landscapes" (offline), a prepared dataset's name under root, or a folder path (in any layout of
     spade_lesson.data.pairs) -> its Dataset; preprocess, when given, replaces the plain resize to size."""
+    if not isinstance(name, (str, os.PathLike)):
+        raise DatasetError(f"load_dataset: name={name!r}; pass 'landscapes', a prepared dataset's name "
+                           f"({', '.join(PREPARED)}) or a folder path")
+    name = str(name)
     if name == "landscapes":
         if split not in LANDSCAPES_SEEDS:
             raise DatasetError(f"load_dataset: split={split!r}; landscapes has {' and '.join(LANDSCAPES_SEEDS)}")

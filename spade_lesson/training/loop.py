@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from spade_lesson.data import load_dataset
+from spade_lesson.data.batches import check_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
 from spade_lesson.runtime.atomic import atomic_write, check_folder, remove_stale_temporaries
 from spade_lesson.runtime.machine import any_process, idle_cpu_cores, init_distributed, pick_device, seed_everything
@@ -192,6 +193,8 @@ def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, worl
     seed_everything(config.seed)
     height, width = config.image_size
     preprocess = config.preprocess()
+    if data is not None:
+        check_dataset(data, "train(data=...)")
     source = data if data is not None else load_dataset(
         config.dataset, root=config.data_root, split="train", num_classes=config.num_classes, preprocess=preprocess,
         size=config.size if height == width else (height, width))  # an int: square datasets (Landscapes) take it
