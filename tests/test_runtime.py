@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 
 import numpy as np
 import pytest
@@ -131,14 +132,25 @@ def test_the_process_group_starts_on_this_rank_gpu(monkeypatch):
     assert ddp_device_ids(torch.device("cpu")) is None
 
 
-def test_leftover_distributed_variables_without_torchrun_are_one_line_not_a_silent_wait(monkeypatch):
+def test_leftover_distributed_variables_without_torchrun_wait_a_bounded_time_then_say_so(monkeypatch, capsys):
+    import time
+
+    from spade_lesson.runtime import machine
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
-    monkeypatch.setattr(dist, "init_process_group", lambda *args, **kwargs: pytest.fail("would wait"))
+    monkeypatch.setattr(machine, "RENDEZVOUS_S", 1.0)
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
-    monkeypatch.setenv("MASTER_ADDR", "10.0.0.1")
-    with pytest.raises(ValueError, match="not started by torchrun, so it would wait"):
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="the other processes did not meet at 127.0.0.1:.* within 1 s .*: unset"):
         init_distributed(torch.device("cpu"))
+    assert time.perf_counter() - start < 15
+    assert "waiting up to 1 s for the others" in capsys.readouterr().err
     monkeypatch.setenv("WORLD_SIZE", "two")
     with pytest.raises(ValueError, match="WORLD_SIZE='two' is not a whole number >= 1: unset it"):
         init_distributed(torch.device("cpu"))

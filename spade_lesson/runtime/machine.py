@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import random
 import sys
@@ -123,6 +124,26 @@ def idle_cpu_cores() -> int:
     return max(1, min(cores, cores - busy))
 
 
+RENDEZVOUS_S = 120.0  # how long processes started without torchrun wait for each other
+RANK_FIX = "unset WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT, or start the processes with torchrun"
+
+
+def _rendezvous(world_size: int) -> dist.TCPStore:
+    """The store every process of WORLD_SIZE meets at (MASTER_ADDR:MASTER_PORT), waiting at most RENDEZVOUS_S."""
+    rank = env_int("RANK", 0, 0, RANK_FIX)
+    address, port = os.environ.get("MASTER_ADDR", ""), env_int("MASTER_PORT", 0, 1, RANK_FIX)
+    if not address or not port:
+        raise ValueError(f"WORLD_SIZE={world_size} but MASTER_ADDR or MASTER_PORT is unset: {RANK_FIX}")
+    print(f"process {rank} of WORLD_SIZE={world_size}: waiting up to {RENDEZVOUS_S:g} s for the others at "
+          f"{address}:{port} (WORLD_SIZE, RANK, MASTER_ADDR left over from another job? {RANK_FIX})", file=sys.stderr)
+    try:
+        return dist.TCPStore(address, port, world_size, is_master=rank == 0,
+                             timeout=datetime.timedelta(seconds=RENDEZVOUS_S), wait_for_workers=True)
+    except (RuntimeError, OSError) as error:
+        raise ValueError(f"process {rank} of WORLD_SIZE={world_size}: the other processes did not meet at "
+                         f"{address}:{port} within {RENDEZVOUS_S:g} s ({type(error).__name__}): {RANK_FIX}") from None
+
+
 def init_distributed(device: torch.device) -> tuple[int, int, bool]:
     """(rank, world size, whether this call started the process group) from torchrun's environment.
 
@@ -132,15 +153,16 @@ def init_distributed(device: torch.device) -> tuple[int, int, bool]:
     world_size = env_int("WORLD_SIZE", 1, 1, "unset it, or start the processes with torchrun --nproc_per_node N")
     if world_size == 1:
         return 0, 1, False
-    if "TORCHELASTIC_RUN_ID" not in os.environ and not dist.is_initialized():  # leftovers would wait for the others
-        raise ValueError(f"WORLD_SIZE={world_size} is set but this process was not started by torchrun, so it would "
-                         "wait for processes that never come: unset WORLD_SIZE, RANK and MASTER_ADDR, or run "
-                         "torchrun --nproc_per_node N -m spade_lesson.cli train ...")
     started = not dist.is_initialized()
     if started:
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if "TORCHELASTIC_RUN_ID" in os.environ:  # torchrun started every process: its rendezvous is done
+            dist.init_process_group(backend)
+        else:  # started by hand, or variables left over from another job: wait a bounded time for the others
+            dist.init_process_group(backend, store=_rendezvous(world_size), rank=env_int("RANK", 0, 0, RANK_FIX),
+                                    world_size=world_size)
     return dist.get_rank(), world_size, started
 
 
