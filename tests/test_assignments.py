@@ -220,8 +220,8 @@ def test_without_nbgrader_the_command_says_how_to_install_it(monkeypatch, tmp_pa
 
 
 def test_without_the_notebooks_the_command_says_where_to_get_them(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(assignments, "__file__",
-                        str(tmp_path / "site-packages" / "spade_lesson" / "course" / "assignments.py"))
+    installed = tmp_path / "site-packages" / "spade_lesson" / "course" / "assignments.py"
+    monkeypatch.setattr(assignments, "__file__", str(installed))
     assert main(["assignments", str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "the notebooks ship with the repository" in error and "git clone" in error
