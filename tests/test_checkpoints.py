@@ -23,9 +23,9 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_SHIPPED_BYTES = 20 * 2**20
-# A one-step run (32 x 32, ngf 1) written by spade_lesson.training.loop before it was split into
-# config/trainer/checkpoints
-PRE_SPLIT = ROOT / "tests" / "data" / "pre_split_checkpoint.pt"
+# A one-step run (32 x 32, ngf 1) written by version 0.1.0's training loop, before it was split into config, trainer
+# and checkpoint file: checkpoints of that format must still load, sample and resume.
+CHECKPOINT_V0_1_0 = ROOT / "tests" / "data" / "checkpoint_v0_1_0.pt"
 
 
 @pytest.fixture(scope="module")
@@ -73,15 +73,16 @@ def test_a_slim_copy_keeps_only_what_sampling_needs(trainer_checkpoint, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["slim.pt"]  # no temporary file left behind
 
 
-def test_a_checkpoint_written_before_the_split_loads_samples_and_resumes(tmp_path):
-    trainer, step = load_trainer(PRE_SPLIT)
-    nets = load_networks(PRE_SPLIT)
+def test_a_checkpoint_written_by_version_0_1_0_loads_samples_and_resumes(tmp_path):
+    trainer, step = load_trainer(CHECKPOINT_V0_1_0)
+    nets = load_networks(CHECKPOINT_V0_1_0)
     label = torch.stack([Landscapes(size=32)[i]["label"] for i in range(2)])
     with torch.no_grad():
         assert torch.allclose(nets.generator(one_hot(label, 9)), trainer.generate(label), atol=1e-6)
     assert step == 1
-    (tmp_path / "checkpoint.pt").write_bytes(PRE_SPLIT.read_bytes())
-    config = dataclasses.replace(saved_config(load_checkpoint(PRE_SPLIT)), out=str(tmp_path), steps=2, resume=True)
+    (tmp_path / "checkpoint.pt").write_bytes(CHECKPOINT_V0_1_0.read_bytes())
+    saved = saved_config(load_checkpoint(CHECKPOINT_V0_1_0))
+    config = dataclasses.replace(saved, out=str(tmp_path), steps=2, resume=True)
     assert train(config, progress=False).step == 2 and load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+from command_line import copy_run, refused, snapshot
 from PIL import Image
 
 from spade_lesson.cli import main
@@ -133,3 +134,11 @@ def test_the_demo_budget_counts_from_the_command_not_from_the_first_import(tmp_p
     assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "1"]) == 0
     budget = int(re.search(r"steps or (-?\d+) s on", capsys.readouterr().out).group(1))
     assert 100 < budget <= 140  # DEMO_SECONDS less start-up and 10 s for the picture, not an hour less
+
+
+def test_demo_refuses_a_folder_holding_a_training_run(trained, tmp_path, capsys) -> None:
+    out = copy_run(trained, tmp_path)
+    before = snapshot(out)
+    refused(capsys, "demo", "--out", out, "--steps", "1", parts=(str(out), "--out"))
+    assert snapshot(out) == before
+

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -333,3 +334,50 @@ def test_a_run_stopped_by_its_time_budget_says_so_in_plain_lines(tmp_path, capsy
     assert result.step == 1 and "\r" not in printed
     assert "stopped at step 1 of 1000: max_seconds=1e-06 reached" in printed
     assert printed.rstrip().splitlines()[-1].startswith(f"{tmp_path.name}: step 1/1 (100%), ")
+
+
+def _ddp_rank(rank: int, port: int, out: str, results: Any) -> None:
+    """One of 2 gloo processes training on the CPU; rank 1's losses turn NaN at step 2."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from spade_lesson.training import trainer as trainer_module
+    from spade_lesson.training.config import cpu_config
+    from spade_lesson.training.loop import train
+
+    step = trainer_module.SPADETrainer.step
+
+    def nan_on_rank_1(self, *batch):
+        losses = step(self, *batch)
+        if rank == 1 and self.steps_done >= 2:
+            losses["G_GAN"] = torch.tensor(float("nan"))
+        return losses
+
+    trainer_module.SPADETrainer.step = nan_on_rank_1
+    try:
+        train(cpu_config(size=32, steps=6, batch_size=2, ngf=2, ndf=2, spade_hidden=4, n_layers_D=2,
+                     log_every=2, checkpoint_every=6, sample_every=6, out=out, device="cpu"), progress=False)
+        results.put((rank, "finished"))
+    except Exception as error:  # noqa: BLE001 - the test reads what each rank raised
+        results.put((rank, f"{type(error).__name__}: {error}"))
+
+
+def test_under_ddp_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path) -> None:
+    context = torch.multiprocessing.get_context("spawn")
+    results = context.Queue()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    processes = [context.Process(target=_ddp_rank, args=(rank, port, str(tmp_path / "run"), results))
+                 for rank in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    hung = [process for process in processes if process.is_alive()]
+    for process in hung:
+        process.kill()
+    assert not hung, "a rank hung"
+    outcome = dict(results.get(timeout=5) for _ in range(2))
+    for rank in range(2):
+        assert outcome[rank].startswith("NonFiniteLossError") and "G_GAN" in outcome[rank], outcome
