@@ -52,8 +52,8 @@ def tiny_data(monkeypatch):
 @pytest.mark.parametrize("model", ["concat", "input_nonorm", "clade"])
 def test_a_variant_is_trained_by_the_same_step_with_the_same_discriminator(model) -> None:
     config = gan_config(AblationConfig(size=64, ngf=4, spade_hidden=8, device="cpu"), seed=0)
-    spade = SPADETrainer(config, 9, generator=build_generator("spade", config, 9))
-    trainer = SPADETrainer(config, 9, generator=build_generator(model, config, 9))
+    spade = SPADETrainer(config, 9, torch.device("cpu"), generator=build_generator("spade", config, 9))
+    trainer = SPADETrainer(config, 9, torch.device("cpu"), generator=build_generator(model, config, 9))
     assert count_parameters(trainer.discriminator) == count_parameters(spade.discriminator)
     before = [p.detach().clone() for p in trainer.generator.parameters()]
     label = torch.randint(0, 9, (2, 64, 64))

@@ -34,7 +34,7 @@ def trainer_checkpoint(tmp_path_factory) -> tuple[Path, SPADETrainer, Landscapes
     torch.manual_seed(0)
     config = fast_config(use_vae=True, num_D=1, steps=1)
     dataset = Landscapes(size=32, length=2)
-    trainer = SPADETrainer(config, dataset.num_classes, (32, 32), torch.device("cpu"))
+    trainer = SPADETrainer(config, dataset.num_classes, torch.device("cpu"), (32, 32))
     trainer.step(torch.stack([dataset[i]["label"] for i in range(2)]),
                  torch.stack([dataset[i]["image"] for i in range(2)]))
     path = tmp_path_factory.mktemp("run") / "checkpoint.pt"

@@ -32,7 +32,7 @@ def test_the_trainer_builds_its_networks_with_the_same_builder():
     torch.manual_seed(0)
     built = build_networks(config, 9)
     torch.manual_seed(0)
-    trainer = SPADETrainer(config, 9)
+    trainer = SPADETrainer(config, 9, torch.device("cpu"))
     for key, module in trainer.networks().items():
         reference = built["G" if key == "EMA" else key].state_dict()
         assert all(torch.equal(a, b) for a, b in zip(reference.values(), module.state_dict().values())), key

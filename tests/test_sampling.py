@@ -70,7 +70,7 @@ def test_n_random_styles_per_map_are_different_and_repeatable(scene, tmp_path) -
 
 
 def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, capsys) -> None:
-    trainer = SPADETrainer(fast_config(size=64), 9)  # no style encoder (use_vae False)
+    trainer = SPADETrainer(fast_config(size=64), 9, torch.device("cpu"))  # no style encoder (use_vae False)
     save_checkpoint(tmp_path / "checkpoint.pt", trainer, 0)
     common = ["sample", "--labels", str(scene["map"]), "--out", str(tmp_path / "out")]
     assert main([*common, "--checkpoint", str(tmp_path / "checkpoint.pt"), "--styles", "2"]) == 1

@@ -235,7 +235,7 @@ def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
         assert_identical({name: rank0[key][name] for name in kept}, {name: rank1[key][name] for name in kept}, key)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 3  # written by rank 0
     torch.manual_seed(0)  # the seed train() builds its networks with
-    untrained = SPADETrainer(tiny(tmp_path), 9, (32, 32), torch.device("cpu")).generator.state_dict()
+    untrained = SPADETrainer(tiny(tmp_path), 9, torch.device("cpu"), (32, 32)).generator.state_dict()
     assert not torch.equal(untrained["conv_img.weight"], rank0["G"]["conv_img.weight"]), "the weights did not train"
 
 

@@ -28,7 +28,7 @@ LABEL, IMAGE = torch.randint(0, 9, (2, 32, 32), generator=torch.Generator().manu
 def first_step(**settings) -> tuple[SPADETrainer, dict[str, torch.Tensor]]:
     """A fast-preset trainer (seed 0) and the losses of its first step on a fixed batch."""
     torch.manual_seed(0)
-    trainer = SPADETrainer(fast_config(**settings), 9)
+    trainer = SPADETrainer(fast_config(**settings), 9, torch.device("cpu"))
     return trainer, trainer.step(LABEL, IMAGE)
 
 
@@ -89,7 +89,7 @@ def test_compile_is_a_cpu_option_too(monkeypatch):
 def test_the_trainer_trains_the_generator_it_is_given():
     config = fast_config()
     generator = BaselineGenerator(9, ngf=4, crop_size=config.size, norm="batch")
-    trainer = SPADETrainer(config, 9, generator=generator)
+    trainer = SPADETrainer(config, 9, torch.device("cpu"), generator=generator)
     assert trainer.generator is generator and trainer.device == torch.device("cpu")
     assert trainer.ema is not generator and trainer.opt_G.param_groups[0]["params"][0] is next(generator.parameters())
     before = generator.conv_img.weight.detach().clone()

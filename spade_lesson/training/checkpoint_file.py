@@ -87,7 +87,7 @@ def load_trainer(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     config = saved_config(state)
     device = torch.device(device)
     label_nc = state.get("label_nc", state["semantic_nc"])  # checkpoints before label_nc: one-hot input only
-    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), label_nc, config.image_size, device)
+    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), label_nc, device, config.image_size)
     trainer.load_state_dict(state["trainer"])
     return trainer, state["step"]
 

@@ -206,7 +206,7 @@ def _train(config: TrainConfig, out: Path, device: torch.device, rank: int, worl
     random_items = preprocess is not None and (preprocess.flip or "crop" in preprocess.mode)
     small = config.num_workers == 0 and not random_items and len(source) * _item_bytes(first) <= CACHE_BYTES
     dataset = MemoryCache(source) if small else source
-    trainer = SPADETrainer(config, source.num_classes, (height, width), device, distributed=world_size > 1,
+    trainer = SPADETrainer(config, source.num_classes, device, (height, width), distributed=world_size > 1,
                            generator=generator)
     sampler = EpochSampler(dataset, config.batch_size, rank, world_size, config.seed)
     if sampler.batches_per_epoch == 0:
