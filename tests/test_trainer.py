@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from spade_lesson.models.baselines import BaselineGenerator
-from spade_lesson.training import trainer as trainer_module
+from spade_lesson.runtime.amp import resolve_amp
 from spade_lesson.training.config import fast_config
-from spade_lesson.training.trainer import SPADETrainer, learning_rate_factor, resolve_amp
+from spade_lesson.training.trainer import SPADETrainer, learning_rate_factor
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -30,15 +30,6 @@ def first_step(**settings) -> tuple[SPADETrainer, dict[str, torch.Tensor]]:
     torch.manual_seed(0)
     trainer = SPADETrainer(fast_config(**settings), 9, torch.device("cpu"))
     return trainer, trainer.step(LABEL, IMAGE)
-
-
-def test_amp_is_an_option_on_every_device_torch_supports(monkeypatch, capsys):
-    cpu = torch.device("cpu")
-    assert resolve_amp("auto", cpu) is None and resolve_amp("none", cpu) is None  # auto: float32 off CUDA
-    assert resolve_amp("bf16", cpu) == torch.bfloat16
-    monkeypatch.setattr(trainer_module, "autocast_works", lambda device_type, dtype: False)
-    assert resolve_amp("bf16", cpu) is None
-    assert capsys.readouterr().err.strip().endswith("has no bf16 autocast on cpu; training in float32")
 
 
 def test_bf16_autocast_runs_the_networks_in_bf16_on_cpu():

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import sys
-import warnings
 from typing import Any
 
 import torch
@@ -21,7 +19,8 @@ from torch import nn
 from spade_lesson.layers.onehot import SegMap, cat_batch, cat_channels
 from spade_lesson.layers.semantic_input import semantic_input, semantic_nc
 from spade_lesson.models.encoder import reparameterize
-from spade_lesson.runtime.machine import autocast_dtype, ddp_device_ids
+from spade_lesson.runtime.amp import resolve_amp
+from spade_lesson.runtime.machine import ddp_device_ids
 from spade_lesson.training.config import TrainConfig
 from spade_lesson.training.losses import (
     VGGLoss,
@@ -39,47 +38,6 @@ def learning_rate_factor(step: int, steps: int, decay_start: int | None) -> floa
     if decay_start is None or step < decay_start or steps == decay_start:
         return 1.0
     return max(0.0, (steps - step) / (steps - decay_start))  # lr_t = lr_0 (T - t) / (T - t_decay)
-
-
-def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype on this device, None for float32.
-
-    "auto": bf16 on CUDA from Ampere on, fp16 before, float32 elsewhere (a CPU gains from bf16 only with bf16 hardware);
-    "bf16"/"fp16": on any device whose torch autocast has that dtype (fp16 also needs a GradScaler there); where it
-    does not, float32 and one printed line saying so; "none": float32.
-    """
-    if amp == "none" or (amp == "auto" and device.type != "cuda"):
-        return None
-    if amp == "auto":
-        return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-    missing = None if autocast_works(device.type, dtype) else f"no {amp} autocast on {device.type}"
-    if missing is None and dtype == torch.float16 and not grad_scaler_works(device.type):
-        missing = f"no GradScaler on {device.type}, which fp16 needs"
-    if missing is not None:
-        print(f"amp={amp!r}: this torch ({torch.__version__}) has {missing}; training in float32", file=sys.stderr)
-        return None
-    return dtype
-
-
-def autocast_works(device_type: str, dtype: torch.dtype) -> bool:
-    """Whether torch.autocast(device_type, dtype) really turns autocast on here (torch disables it with a warning)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            with torch.autocast(device_type=device_type, dtype=dtype):
-                return autocast_dtype(device_type) == dtype
-        except (RuntimeError, ValueError):
-            return False
-
-
-def grad_scaler_works(device_type: str) -> bool:
-    """Whether torch.amp.GradScaler exists for this device type."""
-    try:
-        torch.amp.GradScaler(device_type)
-    except (RuntimeError, ValueError, AttributeError):
-        return False
-    return True
 
 
 class SPADETrainer:
