@@ -9,13 +9,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import one_hot
+from spade_lesson.layers.counting import conv_macs
 from spade_lesson.layers.spade import SPADE
 from spade_lesson.models.shared_predictor import (
-    ConvLayer,
     SketchDecoder,
     SPADE2d,
     assign_spade_params,
-    conv_macs,
     get_num_spade_params,
     shared_from_per_layer,
 )
@@ -123,14 +122,6 @@ def test_decoder_errors() -> None:
         SketchDecoder(K, predictor="global")
     with pytest.raises(ValueError, match="same label_nc"):
         shared_from_per_layer([SPADE(2, K), SPADE(2, K + 1)])
-
-
-def test_conv_macs_by_hand() -> None:
-    conv = nn.Conv2d(3, 5, kernel_size=3, padding=1)
-    assert conv_macs(conv, torch.zeros(2, 3, 8, 8)) == {"": 2 * 5 * 8 * 8 * 3 * 9}
-    predictor = ConvLayer(K, 10, hidden=4, kernel_size=1)
-    assert conv_macs(predictor, torch.zeros(1, K, 4, 4)) == {"mlp_shared.0": 16 * 4 * K, "mlp_params": 16 * 10 * 4}
-    assert not any(conv._forward_hooks for conv in predictor.modules())
 
 
 def test_shared_predictor_costs_more_at_several_resolutions() -> None:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from spade_lesson.layers.clade import CLADE
 from spade_lesson.layers.counting import count_parameters
 from spade_lesson.models.generator import SPADEGenerator
-from spade_lesson.models.variants import MATCH_TOLERANCE, VARIANTS, build_variant, closest_width, norm_macs
+from spade_lesson.models.variants import MATCH_TOLERANCE, VARIANTS, build_variant, norm_macs
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -69,11 +69,6 @@ def test_a_segmap_of_class_ids_draws_what_the_dense_one_hot_map_draws(name: str)
     with torch.no_grad():
         dense, ids = generator(_one_hot(label, 5)), generator(SegMap.from_labels(label, 5))
     torch.testing.assert_close(ids, dense, atol=1e-5, rtol=1e-4)
-
-
-def test_closest_width_picks_the_nearest_count() -> None:
-    assert closest_width(lambda width: torch.nn.Linear(width, 10, bias=False), 234) == 23  # 230 beats 240
-    assert closest_width(lambda width: torch.nn.Linear(width, 10, bias=False), 236) == 24
 
 
 def _pixel_effect(name: str) -> torch.Tensor:

@@ -10,7 +10,7 @@ Resolution, the choice made here: the predictor runs ONCE, at the label map's re
 SPADE2d area-averages its maps down to its activations' size. Per-layer SPADE (spade_lesson.layers.spade.SPADE) instead
 downsamples the label map and predicts at each layer's own resolution. `SketchDecoder(..., predictor="shared" or
 "per_layer")` builds the same small decoder both ways (SPADE2d layers fed by one ConvLayer at the label's
-resolution, or spade_lesson.layers.spade.SPADE layers) so that parameters, multiply-adds (`conv_macs`) and
+resolution, or spade_lesson.layers.spade.SPADE layers) so that parameters, multiply-adds (spade_lesson.layers.counting.conv_macs) and
 time per forward can be compared; `shared_from_per_layer` shows per-layer SPADE at a single resolution is the
 block-diagonal special case of the shared predictor.
 """
@@ -155,23 +155,3 @@ class SketchDecoder(nn.Module):
             x = norm(x) if isinstance(norm, SPADE2d) else norm(x, segmap)
             x = F.leaky_relu(x, 0.2)
         return torch.tanh(self.to_rgb(x))
-
-
-def conv_macs(model: nn.Module, *inputs: torch.Tensor) -> dict[str, int]:
-    """Multiply-adds of each Conv2d of model (by module name) in one forward pass of model(*inputs), batch included."""
-    macs: dict[str, int] = {}
-    handles = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            def hook(conv: nn.Conv2d, args: tuple, out: torch.Tensor, name: str = name) -> None:
-                """Add this call's multiply-adds to the conv's total."""
-                k = conv.kernel_size[0] * conv.kernel_size[1]
-                macs[name] = macs.get(name, 0) + out.numel() * (conv.in_channels // conv.groups) * k  # outputs x fan-in
-            handles.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model(*inputs)
-    finally:
-        for handle in handles:
-            handle.remove()
-    return macs
