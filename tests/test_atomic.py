@@ -66,6 +66,7 @@ def test_disk_full_inside_torch_save_is_named_as_a_full_disk(tmp_path, full_disk
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_temporaries_of_a_killed_write_are_removed_and_nothing_else(tmp_path) -> None:
     target = tmp_path / "checkpoint.pt"
     target.write_bytes(b"old")

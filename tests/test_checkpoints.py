@@ -42,6 +42,7 @@ def trainer_checkpoint(tmp_path_factory) -> tuple[Path, SPADETrainer, Landscapes
     return path, trainer, dataset
 
 
+@pytest.mark.slow
 def test_load_networks_rebuilds_the_trainers_ema_generator_and_encoder(trainer_checkpoint):
     path, trainer, dataset = trainer_checkpoint
     nets = load_networks(path)
@@ -59,6 +60,7 @@ def test_load_networks_rebuilds_the_trainers_ema_generator_and_encoder(trainer_c
         assert torch.allclose(mu, trainer.encoder(image)[0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_slim_copy_keeps_only_what_sampling_needs(trainer_checkpoint, tmp_path):
     path, _, dataset = trainer_checkpoint
     slim = slim_checkpoint(path, tmp_path / "slim.pt")
@@ -73,6 +75,7 @@ def test_a_slim_copy_keeps_only_what_sampling_needs(trainer_checkpoint, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["slim.pt"]  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_a_checkpoint_written_by_version_0_1_0_loads_samples_and_resumes(tmp_path):
     trainer, step = load_trainer(CHECKPOINT_V0_1_0)
     nets = load_networks(CHECKPOINT_V0_1_0)
@@ -86,6 +89,7 @@ def test_a_checkpoint_written_by_version_0_1_0_loads_samples_and_resumes(tmp_pat
     assert train(config, progress=False).step == 2 and load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
 
 
+@pytest.mark.slow
 def test_pick_checkpoint_prefers_a_training_run_and_falls_back_to_the_shipped_one(trainer_checkpoint, tmp_path):
     path = trainer_checkpoint[0]
     assert pick_checkpoint(tmp_path / "missing.pt", path) == path
@@ -103,6 +107,7 @@ def test_bad_checkpoints_get_one_line_errors(tmp_path):
         read_checkpoint(tmp_path / "other.pt")
 
 
+@pytest.mark.slow
 def test_the_shipped_checkpoint_is_small_safe_to_load_and_documented():
     assert SHIPPED.is_file() and SHIPPED.stat().st_size <= MAX_SHIPPED_BYTES
     torch.load(SHIPPED, weights_only=True)

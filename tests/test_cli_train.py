@@ -14,6 +14,7 @@ from command_line import TINY, copy_run, refused, run_cli, snapshot
 from PIL import Image
 
 
+@pytest.mark.slow
 def test_a_fresh_run_starts_a_fresh_loss_log_and_clears_stale_temporaries(tmp_path, capsys) -> None:
     out = tmp_path / "run"
     out.mkdir()
@@ -44,6 +45,7 @@ def test_resume_from_the_shipped_sampling_checkpoint_is_one_line(tmp_path, capsy
     refused(capsys, "train", "--resume", "--out", out, parts=("checkpoint.pt", "sampling"))
 
 
+@pytest.mark.slow
 def test_resume_with_a_config_key_this_version_lacks_is_one_line(trained, tmp_path, capsys) -> None:
     out = copy_run(trained, tmp_path)
     state = torch.load(out / "checkpoint.pt", weights_only=True)
@@ -54,6 +56,7 @@ def test_resume_with_a_config_key_this_version_lacks_is_one_line(trained, tmp_pa
     assert snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_resume_after_the_class_count_changed_names_both_counts(tmp_path, capsys) -> None:
     data = tmp_path / "data"
     for folder in ("images", "labels"):
@@ -74,6 +77,7 @@ def test_resume_after_the_class_count_changed_names_both_counts(tmp_path, capsys
     assert snapshot(out) == before
 
 
+@pytest.mark.slow
 def test_resume_with_more_steps_moves_the_derived_decay_start_along(trained, tmp_path, capsys) -> None:
     out = copy_run(trained, tmp_path)
     assert torch.load(out / "checkpoint.pt", weights_only=True)["config"]["decay_start"] == 1  # the preset: steps // 2
@@ -83,6 +87,7 @@ def test_resume_with_more_steps_moves_the_derived_decay_start_along(trained, tmp
     assert saved["step"] == 8 and saved["config"]["decay_start"] == 4
 
 
+@pytest.mark.slow
 def test_resume_with_fewer_steps_than_a_set_decay_start_names_it(trained, tmp_path, capsys) -> None:
     out = copy_run(trained, tmp_path)
     code, err = run_cli(capsys, "train", "--resume", "--out", out, "--steps", "20", "--decay-start", "15")
@@ -92,6 +97,7 @@ def test_resume_with_fewer_steps_than_a_set_decay_start_names_it(trained, tmp_pa
 
 # ---- train: workers, devices, sizes, memory ----
 
+@pytest.mark.slow
 def test_a_bad_label_read_by_a_worker_gives_the_original_message(tmp_path, capsys) -> None:
     data = tmp_path / "data"
     for folder in ("images", "labels"):
@@ -138,6 +144,7 @@ def test_n_layers_d_too_deep_for_the_image_size_names_the_largest_that_fits(tmp_
 
 # ---- non-finite losses and weights ----
 
+@pytest.mark.slow
 def test_a_huge_learning_rate_stops_without_pointing_at_a_missing_checkpoint(tmp_path, capsys) -> None:
     out = tmp_path / "run"
     err = refused(capsys, "train", *TINY, "--steps", "6", "--lr-G", "1e20", "--lr-D", "1e20", "--out", out,
@@ -150,6 +157,7 @@ def test_a_huge_learning_rate_stops_without_pointing_at_a_missing_checkpoint(tmp
         assert "last good checkpoint" not in err and "no checkpoint" in err
 
 
+@pytest.mark.slow
 def test_weights_that_became_non_finite_are_never_checkpointed(trained, tmp_path, capsys, monkeypatch) -> None:
     from spade_lesson.training import trainer as trainer_module
 
@@ -169,6 +177,7 @@ def test_weights_that_became_non_finite_are_never_checkpointed(trained, tmp_path
     assert (out / "checkpoint.pt").read_bytes() == good
 
 
+@pytest.mark.slow
 def test_disk_full_during_a_checkpoint_write_is_one_line_and_the_old_one_stays(trained, tmp_path, capsys,
                                                                               full_disk) -> None:
     out = copy_run(trained, tmp_path)

@@ -92,6 +92,7 @@ def test_orthogonal_kaiming_and_none() -> None:
     assert torch.equal(conv.weight, before) and torch.all(conv.bias == 0)
 
 
+@pytest.mark.slow
 def test_spade_starts_as_its_param_free_norm() -> None:
     torch.manual_seed(0)
     generator = init_weights(SPADEGenerator(semantic_nc=6, ngf=8, crop_size=64))
@@ -124,6 +125,7 @@ def _standardized(state: dict[str, torch.Tensor], gain: float = 0.02) -> tuple[t
     return torch.cat(weights), torch.cat(biases)
 
 
+@pytest.mark.slow
 def test_our_networks_start_where_the_official_reference_networks_start() -> None:
     reference = torch.load(REFERENCE, weights_only=True)
     options = reference["options"]
@@ -137,6 +139,7 @@ def test_our_networks_start_where_the_official_reference_networks_start() -> Non
             assert float(weights.std()) == pytest.approx(1.0, abs=0.01) and float(biases.abs().max()) == 0.0
 
 
+@pytest.mark.slow
 def test_an_official_initialized_generator_outputs_at_the_official_scale() -> None:
     reference = torch.load(REFERENCE, weights_only=True)
     options = reference["options"]

@@ -27,6 +27,7 @@ def test_the_networks_follow_the_config():
     assert build_networks(fast_config(size=64), 9, image_size=(64, 128))["G"].output_size == (64, 128)
 
 
+@pytest.mark.slow
 def test_the_trainer_builds_its_networks_with_the_same_builder():
     config = fast_config(use_vae=True)
     torch.manual_seed(0)

@@ -79,6 +79,7 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"result": result, "checkpoint": load_checkpoint(out / "checkpoint.pt"), "out": out}
 
 
+@pytest.mark.slow
 def test_straight_run_writes_checkpoint_log_and_samples(straight):
     result, out = straight["result"], straight["out"]
     assert result.step == 4 and straight["checkpoint"]["step"] == 4
@@ -91,6 +92,7 @@ def test_straight_run_writes_checkpoint_log_and_samples(straight):
     assert not list(out.glob(".*.tmp")), "a temporary file was left behind"
 
 
+@pytest.mark.slow
 def test_resume_after_stopping_is_bit_identical(straight, tmp_path):
     train(tiny(tmp_path, steps=2))
     resumed = train(tiny(tmp_path, resume=True))
@@ -100,6 +102,7 @@ def test_resume_after_stopping_is_bit_identical(straight, tmp_path):
     assert (tmp_path / "losses.jsonl").read_text() == straight_log
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(straight, tmp_path, monkeypatch):
     step = SPADETrainer.step
     calls = []
@@ -122,6 +125,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(straight, tmp_path, monk
     assert_same_state(straight["checkpoint"], load_checkpoint(tmp_path / "checkpoint.pt"))
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     calls = []
     real_loss = trainer_module.generator_loss
@@ -140,6 +144,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     assert all(torch.isfinite(value).all() for value in saved["trainer"]["G"].values())
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_settings_and_fresh_runs_refuse_old_checkpoints(straight, tmp_path):
     with pytest.raises(ValueError, match="was trained with ngf=4, this run asks ngf=8"):
         train(dataclasses.replace(tiny(straight["out"], ngf=8), resume=True))
@@ -156,6 +161,7 @@ def test_unwritable_out_is_one_clear_line(tmp_path):
         train(tiny(blocker / "run"))
 
 
+@pytest.mark.slow
 def test_decay_reaches_the_optimizers(tmp_path):
     train(tiny(tmp_path, use_vae=False, decay_start=2, sample_every=100))
     rows = [json.loads(line) for line in (tmp_path / "losses.jsonl").read_text().splitlines()]
@@ -184,6 +190,7 @@ def test_epoch_sampler_resumes_mid_epoch_and_splits_ranks():
     assert not set(ranks[0]) & set(ranks[1]) and len(list(ranks[0])) == 4  # 5 each, whole batches only
 
 
+@pytest.mark.slow
 def test_load_trainer_generates_images_in_range(straight):
     trainer, step = load_trainer(straight["out"] / "checkpoint.pt")
     labels = torch.stack([Landscapes(size=32)[i]["label"] for i in range(2)])
@@ -192,6 +199,7 @@ def test_load_trainer_generates_images_in_range(straight):
     assert images.abs().max() <= 1.0
 
 
+@pytest.mark.slow
 def test_plot_losses_draws_every_loss(straight):
     ax = plot_losses(straight["out"] / "losses.jsonl")
     assert sorted(line.get_label() for line in ax.get_lines()) == ["D_fake", "D_real", "G_GAN", "G_KLD", "G_feat"]
@@ -199,6 +207,7 @@ def test_plot_losses_draws_every_loss(straight):
         plot_losses(straight["out"] / "missing.jsonl")
 
 
+@pytest.mark.slow
 def test_perceptual_loss_joins_when_vgg_is_there(tmp_path, monkeypatch):
     from torchvision.models import vgg19
 
@@ -217,6 +226,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -265,6 +275,7 @@ class TinyStreetScenes(torch.utils.data.Dataset):
         return {"label": label, "image": image, "instance": instance}
 
 
+@pytest.mark.slow
 def test_a_tiny_more_2_to_1_configuration_trains_with_dontcare_and_instance_edges(tmp_path, monkeypatch):
     config = tiny(tmp_path, size=128, aspect_ratio=2.0, num_upsampling_layers="more", contain_dontcare_label=True,
                   no_instance=False, steps=2, use_vae=False, num_D=1)
@@ -301,6 +312,7 @@ def test_data_of_another_shape_than_the_config_is_one_line(tmp_path):
         train(tiny(tmp_path, size=128), data=TinyStreetScenes(), progress=False)
 
 
+@pytest.mark.slow
 def test_checkpoints_from_before_the_new_settings_resume_as_they_were_trained(straight, tmp_path):
     saved = dict(straight["checkpoint"]["config"])
     for name in ("init_type", "init_variance", "num_upsampling_layers", "aspect_ratio", "contain_dontcare_label",
@@ -313,6 +325,7 @@ def test_checkpoints_from_before_the_new_settings_resume_as_they_were_trained(st
         check_resumable(saved, dataclasses.replace(config, no_instance=False), tmp_path)
 
 
+@pytest.mark.slow
 def test_random_crops_and_flips_are_drawn_anew_not_cached(tmp_path, monkeypatch):
     import spade_lesson.training.loop as loop
 
@@ -328,6 +341,7 @@ def test_random_crops_and_flips_are_drawn_anew_not_cached(tmp_path, monkeypatch)
     assert train(config, progress=False).step == 1
 
 
+@pytest.mark.slow
 def test_a_run_stopped_by_its_time_budget_says_so_in_plain_lines(tmp_path, capsys):
     result = train(tiny(tmp_path, steps=1000, max_seconds=1e-6, log_every=1))
     printed = capsys.readouterr().out
@@ -362,6 +376,7 @@ def _ddp_rank(rank: int, port: int, out: str, results: Any) -> None:
         results.put((rank, f"{type(error).__name__}: {error}"))
 
 
+@pytest.mark.slow
 def test_under_ddp_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path) -> None:
     context = torch.multiprocessing.get_context("spawn")
     results = context.Queue()

@@ -48,6 +48,7 @@ def test_every_variant_makes_images_from_a_label_map_and_refuses_a_style(name: s
         generator(semantic, z=torch.randn(2, 8))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [{"ngf": 16, "spade_hidden": 32}, {"ngf": 32, "spade_hidden": 64}])
 def test_matched_variants_are_within_ten_percent_of_spade_and_clade_is_smaller(shape: dict) -> None:
     with torch.device("meta"):
@@ -60,6 +61,7 @@ def test_matched_variants_are_within_ten_percent_of_spade_and_clade_is_smaller(s
             assert ratio < 1 - MATCH_TOLERANCE, (name, ratio)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_a_segmap_of_class_ids_draws_what_the_dense_one_hot_map_draws(name: str) -> None:
     from spade_lesson.layers.onehot import SegMap

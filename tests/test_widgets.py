@@ -186,6 +186,7 @@ def test_the_canvas_module_is_shipped_as_package_data():
     assert "export default" in source and "imageSmoothingEnabled = false" in source
 
 
+@pytest.mark.slow
 def test_painter_renders_what_the_generator_makes_of_the_one_hot_map(networks, dataset):
     generator, encoder = networks
     painter = Painter(generator, dataset, encoder=encoder, seed=3)
@@ -197,6 +198,7 @@ def test_painter_renders_what_the_generator_makes_of_the_one_hot_map(networks, d
     assert painter.picture.value == image_png(image)
 
 
+@pytest.mark.slow
 def test_painting_many_strokes_renders_once_on_the_final_map(networks, dataset, loop):
     painter = Painter(*networks[:1], dataset, encoder=networks[1])
     renders = painter.renders
@@ -213,6 +215,7 @@ def test_painting_many_strokes_renders_once_on_the_final_map(networks, dataset, 
     assert painter.renders == renders + 2
 
 
+@pytest.mark.slow
 def test_painter_controls_change_the_map(networks, dataset):
     painter = Painter(networks[0], dataset, encoder=networks[1])
     painter.select_class(2)
@@ -229,6 +232,7 @@ def test_painter_controls_change_the_map(networks, dataset):
         painter.select_class(99)
 
 
+@pytest.mark.slow
 def test_styles_come_from_a_seed_or_from_an_image(networks, dataset):
     generator, encoder = networks
     painter = Painter(generator, dataset, encoder=encoder)
