@@ -31,8 +31,8 @@ def closest_width(build: Callable[[int], nn.Module], target: int) -> int:
 
 
 def conv_multiply_adds(conv: nn.Conv2d, output: torch.Tensor) -> int:
-    """Multiply-adds of one call of conv that gave `output` (N, C_out, H, W): each output value sums
-    C_in / groups * k_h * k_w products."""
+    """Multiply-adds of the call of conv that gave `output` (N, C_out, H, W): each output value sums C_in / groups *
+    k_h * k_w products."""
     kernel_height, kernel_width = conv.kernel_size
     return output.numel() * (conv.in_channels // conv.groups) * kernel_height * kernel_width  # outputs x fan-in
 

@@ -9,7 +9,7 @@ variations; Tan et al., TPAMI 2021), built from the course's own layers; each is
 - `spade_1x1`: SPADE with 1x1 kernels (the paper's kernel-size study), its embedding widened to SPADE's size;
 - `spade_instance`: SPADE over InstanceNorm instead of BatchNorm (the paper's parameter-free-norm study);
 - `clade`: the SPADE decoder with CLADE (spade_lesson.layers.clade) in place of SPADE, at the same width: a cost
-comparison.
+  comparison.
 
 `VARIANTS`: name -> Variant (what it isolates, where the label enters, whether its size is matched, its builder).
 `build_variant(name, semantic_nc, ngf=16, spade_hidden=32, crop_size=64, aspect_ratio=1.0, spectral=True)`: the

@@ -11,8 +11,8 @@ from torch import nn
 
 from spade_lesson.course.checks.core import Cases, Mistake, _brief, _isolated
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.models.one_predictor import SPADE2d, assign_modulation_maps
 from spade_lesson.layers.spade import SPADE
+from spade_lesson.models.one_predictor import SPADE2d, assign_modulation_maps
 
 
 def _spade_maps(reference: SPADE, segmap: torch.Tensor, size: tuple[int, int],
@@ -24,7 +24,8 @@ def _spade_maps(reference: SPADE, segmap: torch.Tensor, size: tuple[int, int],
 
 @_isolated
 def check_spade_forward(spade_forward: Callable[..., Any]) -> None:
-    """Exercise 03.1: spade_forward(x, segmap, mlp_shared, mlp_gamma, mlp_beta) against spade_lesson.layers.spade.SPADE."""
+    """Exercise 03.1: spade_forward(x, segmap, mlp_shared, mlp_gamma, mlp_beta) against
+    spade_lesson.layers.spade.SPADE."""
     settings = [(6, 4, 16, (32, 32), (64, 64)), (3, 5, 8, (16, 16), (16, 16)), (4, 3, 8, (16, 24), (8, 12))]
     cases = Cases("check_spade_forward", len(settings))
     for norm_nc, label_nc, hidden, size, map_size in settings:
