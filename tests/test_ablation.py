@@ -49,6 +49,7 @@ def tiny_data(monkeypatch):
     monkeypatch.setattr(ablation, "load_dataset", _tiny_split)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["concat", "input_nonorm", "clade"])
 def test_a_variant_is_trained_by_the_same_step_with_the_same_discriminator(model) -> None:
     config = gan_config(AblationConfig(size=64, ngf=4, spade_hidden=8, device="cpu"), seed=0)

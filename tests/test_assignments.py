@@ -182,6 +182,7 @@ def test_check_cells_are_locked_in_the_student_versions(student):
             assert cleared.cells[check].metadata["deletable"] is False
 
 
+@pytest.mark.slow
 def test_every_unsolved_exercise_fails_its_check_with_not_implemented_yet(student):
     for path in WITH_EXERCISES:
         cleared = read(student / path.name)

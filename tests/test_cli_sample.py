@@ -21,6 +21,7 @@ def test_sample_refuses_to_write_over_its_input_label(official_files, capsys) ->
     assert snapshot(maps) == before
 
 
+@pytest.mark.slow
 def test_sample_refuses_existing_outputs_unless_overwrite(official_files, tmp_path, capsys) -> None:
     out = tmp_path / "out"
     out.mkdir()

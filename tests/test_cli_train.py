@@ -121,6 +121,7 @@ def test_train_on_a_device_this_machine_lacks_is_one_line(tmp_path, capsys, devi
             parts=("device", device))
 
 
+@pytest.mark.slow
 def test_a_model_too_large_for_memory_is_refused_before_allocating(tmp_path, capsys) -> None:
     tracemalloc.start()
     try:

@@ -50,6 +50,7 @@ def test_each_layer_gets_exactly_torchs_draw_for_the_official_rule(init_type: st
         assert torch.all(layer.bias == 0)
 
 
+@pytest.mark.slow
 def test_xavier_statistics_of_the_whole_generator_match_the_formula() -> None:
     torch.manual_seed(0)
     generator = init_weights(SPADEGenerator(semantic_nc=6, ngf=8, crop_size=64, use_vae=True, z_dim=16))
@@ -76,6 +77,7 @@ def test_batchnorm_scales_are_normal_around_one_and_shifts_zero() -> None:
     assert float(convs.std()) == pytest.approx(0.1, rel=0.01)  # "normal": N(0, gain^2) whatever the fans
 
 
+@pytest.mark.slow
 def test_orthogonal_kaiming_and_none() -> None:
     torch.manual_seed(0)
     encoder = init_weights(ConvEncoder(ngf=4, z_dim=8), init_type="orthogonal", gain=0.3)

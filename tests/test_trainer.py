@@ -31,6 +31,7 @@ def first_step(**settings) -> tuple[SPADETrainer, dict[str, torch.Tensor]]:
     return trainer, trainer.step(LABEL, IMAGE)
 
 
+@pytest.mark.slow
 def test_bf16_autocast_runs_the_networks_in_bf16_on_cpu():
     trainer, losses = first_step(amp="bf16")
     seen = []
@@ -42,6 +43,7 @@ def test_bf16_autocast_runs_the_networks_in_bf16_on_cpu():
         torch.testing.assert_close(value, reference[key], rtol=0.05, atol=0.05)
 
 
+@pytest.mark.slow
 def test_channels_last_on_cpu_changes_the_layout_not_the_step():
     trainer, losses = first_step(channels_last=True)
     assert trainer.memory_format == torch.channels_last
@@ -90,6 +92,7 @@ def test_the_trainer_trains_the_generator_it_is_given():
 
 
 @pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
+@pytest.mark.slow
 def test_the_lookup_step_is_the_plain_step():
     lookup, losses = first_step(one_hot_lookup=True)
     plain, reference = first_step(one_hot_lookup=False)
