@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from one_line import one_line
 
 from spade_lesson.course.labelmap import LabelMap
 
@@ -242,3 +244,35 @@ def test_a_stroke_paints_exactly_the_pixel_centres_within_the_brush_of_the_path(
             t = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / max(float(d @ d), 1e-300), 0, 1)
             expected |= (px - a[0] - t * d[0]) ** 2 + (py - a[1] - t * d[1]) ** 2 <= radius * radius + 1e-9
         assert np.array_equal(labels.to_numpy() == 1, expected)
+
+
+# ---- values beyond any sensible size ----
+
+def test_brush_size_inf_is_refused_and_the_map_is_unchanged() -> None:
+    labels = LabelMap(8, 8, 3)
+    with pytest.raises(ValueError) as error:
+        labels.stroke([(1, 1)], class_id=1, size=float("inf"))
+    one_line(str(error.value), "size=inf", "finite")
+    assert (labels.ids == 0).all() and labels.version == 0
+
+
+def test_brush_size_10_to_the_400_paints_the_whole_map_in_one_undo_step() -> None:
+    labels = LabelMap(8, 8, 3)
+    assert labels.stroke([(-5, -5)], class_id=1, size=10**400) == 64
+    assert (labels.ids == 1).all()
+    assert labels.undo() and (labels.ids == 0).all()
+
+
+def test_a_label_map_too_large_for_memory_is_refused_before_allocating() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as error:
+            LabelMap(10**5, 10**5, 9)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_line(str(error.value), "100000 x 100000", str(4096 * 4096))
+    assert peak < 2**20  # not the 10 GB the map would take
+    assert LabelMap(4096, 4096, 9).ids.shape == (4096, 4096)  # the largest allowed still works
+
+

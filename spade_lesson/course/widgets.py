@@ -27,10 +27,10 @@ import traitlets
 from PIL import Image
 from torch import nn
 
-from spade_lesson.runtime.machine import SEED_LIMIT, check_seed, pick_device
-from spade_lesson.layers.semantic_input import semantic_input, semantic_nc
-from spade_lesson.data.palette import check_palette, to_uint8
 from spade_lesson.course.labelmap import LabelMap
+from spade_lesson.data.palette import check_palette, to_uint8
+from spade_lesson.layers.semantic_input import semantic_input, semantic_nc
+from spade_lesson.runtime.machine import SEED_LIMIT, check_seed, pick_device
 
 TOOLS = ("brush", "fill")
 MAX_SCALE = 64  # screen pixels per label-map pixel: a 64 px map drawn 4096 px wide at most
