@@ -107,7 +107,7 @@ def test_the_lookup_step_is_the_plain_step():
 
 
 def test_sampling_before_the_first_step_draws_what_the_untrained_generator_draws():
-    trainer = SPADETrainer(fast_config(use_vae=False), 5, (32, 32), torch.device("cpu"))
+    trainer = SPADETrainer(fast_config(use_vae=False), 5, torch.device("cpu"), (32, 32))
     label = torch.randint(0, 5, (2, 32, 32), generator=torch.Generator().manual_seed(1))
     state = {key: value.clone() for key, value in trainer.generator.state_dict().items()}
     drawn = trainer.generate(label)
