@@ -272,3 +272,26 @@ def test_the_ema_cell_of_an_unsolved_05_stops_instead_of_passing_vacuously(stude
     (error,) = nb.cells[-1].outputs  # no "EMA weight as expected: True" from a step that never ran
     assert error["output_type"] == "error" and error["ename"] == "RuntimeError"
     assert "run the cell above (it needs hinge_d and hinge_g) first" in error["evalue"]
+
+
+def test_writing_into_the_solution_folder_is_refused_and_nothing_is_lost(tmp_path, capsys):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for path in WITH_EXERCISES[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert main(["assignments", str(folder), "--notebooks", str(folder)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "solution notebooks' folder" in error and "student/" in error
+    copy = tmp_path / "copy"  # another folder that holds a solution notebook of the same name
+    copy.mkdir()
+    (copy / WITH_EXERCISES[0].name).write_bytes(WITH_EXERCISES[0].read_bytes())
+    assert main(["assignments", str(copy), "--notebooks", str(folder)]) == 1
+    assert "holds solutions" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert (copy / WITH_EXERCISES[0].name).read_bytes() == WITH_EXERCISES[0].read_bytes()
+
+
+def test_writing_the_student_versions_again_replaces_them(student):
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["assignments", str(student)]) == 0

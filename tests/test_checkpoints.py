@@ -126,3 +126,20 @@ def test_the_shipped_checkpoint_is_package_data():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     shipped = [p for pattern in package_data["spade_lesson"] for p in (ROOT / "spade_lesson").glob(pattern)]
     assert {SHIPPED, SHIPPED.with_suffix(".json"), SHIPPED.parent / "README.md"} <= set(shipped)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_load_networks_on_a_device_this_machine_lacks_is_one_line():
+    with pytest.raises(ValueError, match="device='cuda' is not available"):
+        load_networks(SHIPPED, device="cuda")
+
+
+def test_a_picture_passed_as_a_checkpoint_says_what_to_pass(tmp_path):
+    from spade_lesson.training.checkpoint_file import load_checkpoint
+
+    picture = tmp_path / "a.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match="a.png: not a readable spade-lesson checkpoint .*: pass the checkpoint.pt") \
+            as error:
+        load_checkpoint(picture)
+    assert "delete" not in str(error.value)

@@ -117,18 +117,41 @@ def test_train_options_are_made_from_the_settings_fields(capsys):
 
 
 @pytest.mark.slow
-def test_train_reads_a_cocostuff_folder_in_place_with_instance_edges_dontcare_crops_and_flips(tmp_path, capsys):
+def test_train_reads_a_cocostuff_folder_in_place_with_its_official_defaults_and_no_flags(tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).parent))
     from official_layouts import cocostuff
 
     root = cocostuff(tmp_path / "cocostuff")
     out = tmp_path / "run"
-    code = main(["train", *SMALL, "--dataset", str(root), "--steps", "2", "--out", str(out), "--preprocess-mode",
-                 "resize_and_crop", "--load-size", "40", "--flip", "--contain-dontcare-label", "--instance-edges"])
-    assert code == 0, capsys.readouterr().err
+    code = main(["train", "--preset", "cpu", "--dataset", str(root), "--steps", "1", "--batch", "1", "--ngf", "2",
+                 "--spade-hidden", "4", "--ndf", "2", "--n-layers-D", "1", "--num-D", "1", "--device", "cpu",
+                 "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
     saved = load_checkpoint(out / "checkpoint.pt")
     assert (saved["label_nc"], saved["semantic_nc"]) == (182, 184)  # COCO-Stuff's classes + don't care + edges
-    assert saved["config"]["preprocess_mode"] == "resize_and_crop" and saved["config"]["flip"] is True
+    config = saved["config"]
+    assert (config["preprocess_mode"], config["load_size"], config["size"], config["flip"]) == \
+        ("resize_and_crop", 286, 256, True)
+    line = next(line for line in captured.out.splitlines() if line.startswith("official COCO-Stuff defaults"))
+    assert f"the COCO-Stuff layout of {root}" in line and "contain_dontcare_label=True" in line \
+        and "no_instance=False" in line
+
+
+def test_a_flag_overrides_an_official_default_and_the_line_says_so(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from official_layouts import cocostuff
+
+    root = cocostuff(tmp_path / "cocostuff")
+    out = tmp_path / "run"
+    code = main(["train", *SMALL, "--dataset", str(root), "--steps", "1", "--out", str(out), "--load-size", "40",
+                 "--no-instance", "--no-contain-dontcare-label", "--no-flip"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    saved = load_checkpoint(out / "checkpoint.pt")
+    assert (saved["label_nc"], saved["semantic_nc"]) == (182, 182)
+    assert saved["config"]["preprocess_mode"] == "resize_and_crop" and saved["config"]["flip"] is False
+    assert "your flags kept: contain_dontcare_label, flip, load_size, no_instance, size" in captured.out
 
 
 @pytest.mark.slow

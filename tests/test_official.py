@@ -128,7 +128,7 @@ def test_bad_norms_and_kinds_are_clear() -> None:
         official.parse_nonspade_norm("spectralgroup", "norm_D")
     with pytest.raises(ValueError, match="G, D, E"):
         official.network_arguments("F", {"label_nc": 3})
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="label_nc='twelve' must be an integer from 1 to 4096"):
         official.resolve_options({"label_nc": "twelve"})
 
 
@@ -155,8 +155,10 @@ def test_key_mismatches_are_listed(reference: dict) -> None:
     state["extra.weight"] = torch.zeros(1)
     with pytest.raises(ValueError, match=r"missing keys \[conv_img.bias\], unexpected keys \[extra.weight\]"):
         official.load("G", state, reference["options"])
-    with pytest.raises(ValueError, match="does not fit the options"):
+    with pytest.raises(ValueError, match="the options describe an official G of .* parameters but the checkpoint"):
         official.load("G", reference["G_state_dict"], {**reference["options"], "ngf": 16})
+    with pytest.raises(ValueError, match="does not fit the options"):  # as many values, other shapes
+        official.load("G", reference["G_state_dict"], {**reference["options"], "ngf": 2})
 
 
 def test_checkpoint_file_errors(tmp_path: Path, reference: dict) -> None:
@@ -237,3 +239,35 @@ def test_sample_refuses_a_bad_device(reference: dict, tmp_path: Path, capsys: py
     assert main(["sample", "--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels",
                                  str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--device", "gpu"]) == 1
     assert "device='gpu' is not a torch device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"label_nc": 10**9}, "label_nc=1000000000 must be an integer from 1 to 4096"),
+    ({"ngf": 3 * 10**9}, "ngf=3000000000 must be an integer from 1 to 1024"),
+    ({"z_dim": 10**10}, "z_dim=10000000000 must be an integer"),
+    ({"crop_size": 10**9}, "crop_size=1000000000 must be an integer"),
+    ({"aspect_ratio": 1e-300}, "aspect_ratio=1e-300 must be a positive number .* between 1/8 and 8"),
+    ({"norm_G": [1, 2]}, r"norm_G=\[1, 2\] must be a name such as 'spectralspadesyncbatch3x3'"),
+    ({"norm_E": 5}, "norm_E=5 must be a name such as 'spectralinstance'"),
+])
+def test_options_that_would_allocate_without_bound_or_crash_are_one_line(options, message):
+    with pytest.raises(ValueError, match=message):
+        official.resolve_options(options)
+
+
+def test_options_that_are_not_a_mapping_and_a_binary_opt_file_are_one_line(tmp_path):
+    with pytest.raises(ValueError, match="official options are a list: pass a dict"):
+        official.resolve_options([("ngf", 4)])
+    binary = tmp_path / "latest_net_G.pth"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="latest_net_G.pth: not a text file of options .* pass the opt.txt"):
+        official.read_options(binary)
+
+
+def test_a_network_larger_than_the_checkpoint_is_refused_before_it_is_built(reference, monkeypatch):
+    built = []
+    monkeypatch.setattr(official, "SPADEGenerator", lambda **kwargs: built.append(torch.get_default_device()) or
+                        torch.nn.Linear(1, 10**4))
+    with pytest.raises(ValueError, match="parameters but the checkpoint holds"):
+        official.load("G", {"w": torch.zeros(3)}, reference["options"])
+    assert built == [torch.device("meta")]

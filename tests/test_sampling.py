@@ -82,7 +82,7 @@ def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, 
     plain = ["sample", "--labels", str(scene["map"]), "--out", str(tmp_path / "plain")]
     assert main([*plain, "--checkpoint", str(tmp_path / "checkpoint.pt")]) == 0  # plain sampling works
     assert main([*common, "--checkpoint", str(SHIPPED), "--styles", "0"]) == 1
-    assert "--styles 0: draw at least 1 style per map" in capsys.readouterr().err
+    assert "--styles 0: draw 1 to 1000 styles per map" in capsys.readouterr().err
     assert main([*common, "--checkpoint", str(SHIPPED), "--style", str(tmp_path / "nope.jpg")]) == 1
     assert f"style image {tmp_path / 'nope.jpg'} not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: the two are exclusive
@@ -110,3 +110,23 @@ def test_an_official_vae_draws_in_an_images_style_with_its_encoder(scene, tmp_pa
         expected = ((generator.eval()(one_hot(Landscapes(size=64, length=1)[0]["label"][None], 9), mu)[0] + 1)
                     * 127.5).permute(1, 2, 0).numpy()
     assert np.abs(_pixels(tmp_path / "out" / "map.png") - expected).max() <= 0.51
+
+
+def test_ten_million_styles_are_refused_at_once(scene, tmp_path, capsys) -> None:
+    import time
+
+    start = time.perf_counter()
+    assert main(["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--out", str(tmp_path),
+                 "--styles", str(10**7)]) == 1
+    assert time.perf_counter() - start < 5 and "--styles 10000000: draw 1 to 1000" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_instance_map_of_another_size_than_its_label_map_is_refused(scene, tmp_path, capsys) -> None:
+    small = tmp_path / "instance.png"
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(small)
+    assert main(["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--instances", str(small),
+                 "--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert f"instance map {small} is 32x32 but its label map {scene['map']} is 64x64" in error
+    assert error.count("\n") == 1 and not (tmp_path / "out").exists()

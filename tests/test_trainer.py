@@ -3,6 +3,7 @@ given."""
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import pytest
@@ -103,3 +104,18 @@ def test_the_lookup_step_is_the_plain_step():
         scale = max(float(b.grad.abs().max()) for _, b in pairs)  # biases before a norm get ~0 gradients: rounding
         for a, b in pairs:
             torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_sampling_before_the_first_step_draws_what_the_untrained_generator_draws():
+    trainer = SPADETrainer(fast_config(use_vae=False), 5, torch.device("cpu"), (32, 32))
+    label = torch.randint(0, 5, (2, 32, 32), generator=torch.Generator().manual_seed(1))
+    state = {key: value.clone() for key, value in trainer.generator.state_dict().items()}
+    drawn = trainer.generate(label)
+    with torch.no_grad():
+        expected = copy.deepcopy(trainer.generator).train()(trainer.semantic(label))
+    torch.testing.assert_close(drawn, expected)
+    assert drawn.std() < 0.2  # an untrained G's small outputs, not the saturated noise of never-iterated sigmas
+    assert all(torch.equal(state[key], value) for key, value in trainer.generator.state_dict().items())
+    trainer.step(label, torch.rand(2, 3, 32, 32) * 2 - 1)
+    with torch.no_grad():
+        torch.testing.assert_close(trainer.generate(label), trainer.ema(trainer.semantic(label)))  # then the EMA's

@@ -9,6 +9,7 @@ import torch
 from spade_lesson.cli.parser import OneLineParser, add_settings
 from spade_lesson.training.checkpoint_file import CHECKPOINT_NAME, resumable_state, resume_config
 from spade_lesson.training.config import TrainConfig, course_config, cpu_config
+from spade_lesson.training.dataset_defaults import with_dataset_defaults
 from spade_lesson.training.loop import train
 
 PRESETS = {"course": course_config, "cpu": cpu_config}
@@ -30,8 +31,11 @@ def run(argv: list[str]) -> int:
         path = out / CHECKPOINT_NAME
         checkpoint = resumable_state(path)
         config = resume_config(checkpoint, overrides, path)
-    else:
-        config, checkpoint = preset(**overrides), None
+    else:  # an official dataset's own options under the flags given, over the preset's
+        settings, taken = with_dataset_defaults(overrides, overrides.get("data_root", TrainConfig.data_root))
+        if taken is not None:
+            print(taken)
+        config, checkpoint = preset(**settings), None
     result = train(config, checkpoint=checkpoint)
     if result.rank != 0:  # under torchrun only the first process reports
         return 0

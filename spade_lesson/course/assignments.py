@@ -243,10 +243,23 @@ A few things to know:
 """
 
 
+def refuse_overwriting_solutions(out: Path, folder: Path) -> None:
+    """A one-line ValueError when writing to out would replace a solution notebook (out is folder, or holds one)."""
+    if out.exists() and out.resolve() == folder.resolve():
+        raise ValueError(f"{out} is the solution notebooks' folder: writing there would replace the solutions; "
+                         f"choose another output folder, e.g. spade-lesson assignments student/")
+    for path in course_notebooks(folder):
+        target = out / path.name
+        if target.is_file() and "### BEGIN SOLUTION" in target.read_text(errors="replace"):
+            raise ValueError(f"{target} holds solutions (a solution notebook, not a student version): move it, or "
+                             f"choose another output folder")
+
+
 def write_assignments(out: Path, folder: Path) -> list[Path]:
     """Write the student version of every course notebook in folder, and the instructors' note, to out."""
     notebooks = {path: nbformat.read(path, as_version=4) for path in course_notebooks(folder)}
     course = [(path.stem, exercises(nb, path.name)) for path, nb in notebooks.items()]  # refuse before writing
+    refuse_overwriting_solutions(out, folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path, nb in notebooks.items():

@@ -71,8 +71,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
-        raise ValueError(f"{path}: not a readable spade-lesson checkpoint ({type(error).__name__}); "
-                         "delete it or train into a new --out") from None
+        raise ValueError(f"{path}: not a readable spade-lesson checkpoint ({type(error).__name__}): pass the "
+                         "checkpoint.pt a run wrote (a run's own, if damaged, is replaced only by training into a "
+                         "new --out)") from None
 
 
 def saved_config(state: dict[str, Any]) -> TrainConfig:

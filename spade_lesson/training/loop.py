@@ -26,10 +26,12 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from spade_lesson.data import load_dataset
+from spade_lesson.data.batches import check_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
 from spade_lesson.runtime.atomic import atomic_write, check_folder, remove_stale_temporaries
 from spade_lesson.runtime.machine import any_process, idle_cpu_cores, init_distributed, pick_device, seed_everything
 from spade_lesson.runtime.progress import end_early, progress_bar
+from spade_lesson.runtime.run_lock import hold_run_folder
 from spade_lesson.training.checkpoint_file import (
     CHECKPOINT_NAME,
     check_resumable,
@@ -166,7 +168,8 @@ def train(config: TrainConfig, generator: nn.Module | None = None, data: Dataset
     device = pick_device(config.device)
     rank, world_size, started_group = init_distributed(device)
     try:
-        return _train(config, device, rank, world_size, generator, data, progress, checkpoint)
+        with hold_run_folder(Path(config.out), enabled=rank == 0):  # a run owns its folder while it writes there
+            return _train(config, device, rank, world_size, generator, data, progress, checkpoint)
     finally:
         if started_group:
             dist.destroy_process_group()
@@ -178,6 +181,8 @@ def _train(config: TrainConfig, device: torch.device, rank: int, world_size: int
     out = Path(config.out)
     saved = _start_or_resume(config, out, rank == 0, checkpoint)
     seed_everything(config.seed)
+    if data is not None:
+        check_dataset(data, "train(data=...)")
     source = data if data is not None else _training_split(config)
     first = source[0]
     _check_data(config, source, first, saved, out / CHECKPOINT_NAME)

@@ -184,7 +184,8 @@ class SPADETrainer:
     def generate(self, label: torch.Tensor, image: torch.Tensor | None = None, z: torch.Tensor | None = None,
                  generator: torch.Generator | None = None, instance: torch.Tensor | None = None) -> torch.Tensor:
         """The EMA generator's images (N, 3, H, W) for labels (N, H, W) (and their instance maps); style z from
-        `image` (VAE), given, or drawn."""
+        `image` (VAE), given, or drawn. Before the first step there is no average yet (and the copy's spectral-norm
+        vectors were never iterated): a throwaway copy of G draws, as a step runs it, and no state changes."""
         semantic = self.semantic(label, instance)
         if self.encoder is not None and z is None:
             if image is not None:
@@ -193,8 +194,9 @@ class SPADETrainer:
                 self.encoder.train()
             else:
                 z = torch.randn(len(label), self.ema.z_dim, device=self.device, generator=generator)
+        sampler = self.ema if self.steps_done > 0 else copy.deepcopy(self.generator).train()
         with self.autocast():
-            return self.ema(semantic, z).float()
+            return sampler(semantic, z).float()
 
     @torch.no_grad()
     def non_finite_weights(self) -> str | None:
