@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from spade_lesson.course import notebook, source
+from spade_lesson.runtime import machine
 from spade_lesson.course.notebook import SETUP_CELL, describe_device, fast_mode, setup, widgets_warning
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
@@ -33,10 +34,11 @@ def test_describe_device_names_the_hardware(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "Tesla T4")
     assert describe_device(torch.device("cuda")) == "CUDA: Tesla T4"
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    monkeypatch.setattr(notebook.os, "cpu_count", lambda: 8)
     cpu = describe_device(torch.device("cpu"))
-    assert cpu.startswith("CPU: ") and cpu.endswith(", 4 threads")
+    assert cpu.startswith("CPU: ") and cpu.endswith(", 4 threads (8 cores)")
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    assert describe_device(torch.device("cpu")).endswith(", 1 thread")
+    assert describe_device(torch.device("cpu")).endswith(", 1 thread (8 cores)")
 
 
 def test_setup_prints_one_line_and_returns_device_and_mode(monkeypatch, capsys):
@@ -45,6 +47,20 @@ def test_setup_prints_one_line_and_returns_device_and_mode(monkeypatch, capsys):
     device, fast = setup(seed=3)
     assert device.type == "cpu" and fast is True
     assert capsys.readouterr().out.count("\n") == 1
+
+
+@pytest.mark.parametrize(("load", "threads"), [(0.0, 2), (1.2, 1), (5.0, 1)])
+def test_setup_gives_torch_one_thread_per_idle_core(monkeypatch, capsys, load, threads):
+    monkeypatch.setattr(notebook, "pick_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (load, load, load))
+    before = torch.get_num_threads()
+    try:
+        setup(seed=0)
+        assert torch.get_num_threads() == threads
+        assert f", {threads} thread" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_the_course_has_notebooks():
