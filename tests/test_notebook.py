@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from spade_lesson.course import notebook, source
-from spade_lesson.runtime import machine
 from spade_lesson.course.notebook import SETUP_CELL, describe_device, fast_mode, setup, widgets_warning
+from spade_lesson.runtime import machine
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
