@@ -36,8 +36,9 @@ def check_flood_fill(flood_fill: Callable[..., Any]) -> None:
     trials = 20
     cases = Cases("check_flood_fill", trials + 2)
     rng = np.random.default_rng(0)
-    advice = {RecursionError: "Python allows about 1000 nested calls; keep a list of pixels still to visit",
-              IndexError: "looks like x and y swapped? x is the column, y the row: label[y, x]"}
+    advice = {RecursionError: Mistake("a recursion deeper than Python allows (about 1000 nested calls)",
+                                      "keep a list of pixels still to visit and loop until it is empty", None),
+              IndexError: Mistake("x and y swapped", "x is the column, y the row: index the map as label[y, x]", None)}
     hint = "the region is what up/down/left/right steps reach through pixels of the clicked id"
     for trial in range(trials):
         noisy = (rng.random((24, 32)) < 0.45).astype(np.uint8)  # blobs of 0 and 1 with winding borders
