@@ -198,6 +198,10 @@ def gathered_clade_forward(x, segmap, gamma_table, beta_table):
     return normalized * (1 + gamma_table[index].permute(0, 3, 1, 2)) + beta_table[index].permute(0, 3, 1, 2)
 
 
+def sample_style(mu, logvar, noise):
+    return mu + torch.exp(0.5 * logvar) * noise
+
+
 def spade_branch_macs(norm_nc, label_nc, hidden, kernel_size, height, width):
     k2 = kernel_size**2
     return height * width * (label_nc * hidden * k2 + 2 * hidden * norm_nc * k2 + norm_nc)
@@ -221,6 +225,7 @@ CORRECT = [
     (checks.check_flood_fill, [flood_fill]),
     (checks.check_brush_mask, [brush_mask]),
     (checks.check_interpolate_styles, [interpolate_styles]),
+    (checks.check_sample_style, [sample_style]),
     (checks.check_clade_forward, [clade_forward]),
     (checks.check_spade_branch_macs, [spade_branch_macs]),
 ]
@@ -387,6 +392,8 @@ WRONG = [  # (check, functions, what the verdict must say): the verdict names th
      ["case 1 of 5", "mask: expected an array of shape (12, 16), got list"]),
     (checks.check_interpolate_styles, [lambda z_a, z_b, steps: interpolate_styles(z_a, z_b, steps) * 2],
      ["case 1 of 3 (z_dim=8, steps=5): codes at index (0, 0): expected"]),
+    (checks.check_sample_style, [lambda mu, logvar, noise: sample_style(mu, logvar, noise) + 1],
+     ["case 1 of 3 (random, mu and logvar (1, 8)): z at index (0, 0): expected"]),
     (checks.check_clade_forward, [lambda x, segmap, gamma, beta: clade_forward(x, segmap, gamma, beta) + 1],
      ["case 1 of 3 (x (4, 6, 16, 16), segmap (4, 4, 16, 16)): output at index"]),
     (checks.check_spade_branch_macs,
@@ -563,6 +570,15 @@ MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name 
      "the end points left out"),
     (checks.check_interpolate_styles, [lambda z_a, z_b, steps: interpolate_styles(z_a, z_b, steps)[None]],
      "an extra batch dimension"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu + logvar.exp() * noise],
+     "the variance in place of the standard deviation"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu + logvar * noise],
+     "logvar used as the standard deviation"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: torch.exp(0.5 * logvar) * noise], "the mean left out"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu + torch.exp(0.5 * logvar) + noise],
+     "the noise added, not scaled"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu], "the noise left out"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: sample_style(logvar, mu, noise)], "mu and logvar swapped"),
     (checks.check_clade_forward, [lambda x, segmap, gamma, beta: clade_forward(x, segmap, gamma - 1, beta)],
      "the scale gamma instead of 1 + gamma"),
     (checks.check_clade_forward,

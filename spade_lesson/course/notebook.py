@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from spade_lesson.runtime.machine import idle_cpu_cores, pick_device, seed_everything
 from spade_lesson.course.source import ENV, default_source, repository_url
+from spade_lesson.runtime.machine import idle_cpu_cores, pick_device, seed_everything
 
 REPO_URL = repository_url()
 DRIVE = Path("/content/drive")  # where Colab mounts Google Drive

@@ -18,15 +18,22 @@ from spade_lesson.course.checks.batchnorm import check_batch_norm_train, check_g
 from spade_lesson.course.checks.core import FIX_AFTER, FORMULAS, HINT_TIERS, REVEAL_AFTER, CheckFailed
 from spade_lesson.course.checks.evaluation import check_frechet_distance, check_miou_from_confusion
 from spade_lesson.course.checks.networks import check_patch_grid_size, check_spade_parameter_count, check_start_size
-from spade_lesson.course.checks.painter import check_brush_mask, check_flood_fill, check_interpolate_styles
+from spade_lesson.course.checks.painter import (
+                                                check_brush_mask,
+                                                check_flood_fill,
+                                                check_interpolate_styles,
+                                                check_sample_style,
+)
 from spade_lesson.course.checks.spade_layer import check_spade_forward, check_split_params
 from spade_lesson.course.checks.training import check_hinge_loss, check_kl
 from spade_lesson.course.checks.washout import check_ridge_probe, check_uniform_map_response
 
 __all__ = [
-    "CheckFailed", "FIX_AFTER", "FORMULAS", "HINT_TIERS", "REVEAL_AFTER", "check_batch_norm_train", "check_update_running",
+    "CheckFailed", "FIX_AFTER", "FORMULAS", "HINT_TIERS", "REVEAL_AFTER", "check_batch_norm_train",
+    "check_update_running",
     "check_group_norm", "check_uniform_map_response", "check_ridge_probe", "check_spade_forward",
     "check_split_params", "check_spade_parameter_count", "check_start_size", "check_patch_grid_size",
     "check_hinge_loss", "check_kl", "check_miou_from_confusion", "check_frechet_distance", "check_flood_fill",
-    "check_brush_mask", "check_interpolate_styles", "check_clade_forward", "check_spade_branch_macs",
+    "check_brush_mask", "check_interpolate_styles", "check_sample_style", "check_clade_forward",
+    "check_spade_branch_macs",
 ]

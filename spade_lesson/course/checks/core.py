@@ -58,6 +58,7 @@ FORMULAS = {
     "check_brush_mask": "centre = (floor(x) + 0.5, floor(y) + 0.5); keep the pixels whose centre (column + 0.5, row + "
                         "0.5) lies within size / 2 of it (<=)",
     "check_interpolate_styles": "t = torch.linspace(0, 1, steps)[:, None]; return (1 - t) * z_a + t * z_b",
+    "check_sample_style": "z = mu + torch.exp(0.5 * logvar) * noise",
     "check_clade_forward": "segmap = F.interpolate(segmap, size=x.shape[2:], mode='nearest'); gamma = "
                            "torch.einsum('nlhw,lc->nchw', segmap, gamma_table) (beta likewise); "
                            "return F.batch_norm(x, None, None, training=True) * (1 + gamma) + beta",
