@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from spade_lesson.course import notebook, source
+from spade_lesson.course.checks import HINT_TIERS
 from spade_lesson.course.notebook import SETUP_CELL, describe_device, fast_mode, setup, widgets_warning
 from spade_lesson.runtime import machine
 
@@ -203,3 +204,14 @@ def test_find_checkpoint_prefers_drive_then_local_then_shipped(colab, tmp_path, 
     assert notebook.find_checkpoint("notebook05") == on_drive
     assert capsys.readouterr().out.splitlines()[-1] == f"checkpoint: {on_drive} (Google Drive)"
     assert notebook.find_checkpoint("notebook05", drive=False).resolve() == local
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_with_exercises_says_how_the_checks_hint_before_the_first(path):
+    cells = json.loads(path.read_text())["cells"]
+    solutions = [i for i, cell in enumerate(cells) if cell["metadata"].get("nbgrader", {}).get("solution")]
+    if not solutions:
+        pytest.skip(f"{path.name} has no exercises")
+    before = ["".join(cell["source"]) for cell in cells[: solutions[0]] if cell["cell_type"] == "markdown"]
+    said = [text for text in before if HINT_TIERS in " ".join(text.split())]
+    assert len(said) == 1, f"{path.name}: say checks.HINT_TIERS once, in the markdown before the first exercise"
