@@ -1,9 +1,9 @@
 """Write the course's source (spade_lesson/course/source.py) into the notebooks, the README and CITATION.cff.
 
 Rewrites only: each notebook's first code cell (spade_lesson.course.notebook.SETUP_CELL), the "Open in Colab" badge on
-the
-first line of its first markdown cell, the README's Colab links and CITATION.cff's repository-code. Outputs are kept
-and nothing is executed. A fork changes spade_lesson.course.source.REPOSITORY, then runs: python scripts/set_source.py
+the first line of its first markdown cell, the README's Colab links and CITATION.cff's repository-code. Outputs are
+kept and nothing is executed. A fork changes spade_lesson.course.source.REPOSITORY, then runs:
+python scripts/set_source.py
 """
 
 from __future__ import annotations

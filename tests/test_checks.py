@@ -593,7 +593,7 @@ MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name 
      "C_in products per output value, not C_in * k * k"),
 ]
 
-ISSUE_13 = {  # the typical mistakes issue 13 names, and the checks that must recognise each
+TYPICAL_MISTAKES = {  # the mistakes learners most often make, and the check that must recognise each
     "missing `1 +`": checks.check_spade_forward,
     "a bilinear resize of the label map": checks.check_spade_forward,
     "instance norm instead of batch norm": checks.check_spade_forward,
@@ -661,8 +661,8 @@ def test_logvar_used_as_the_variance_is_not_called_a_reduction_mistake():
     assert "logvar used as the variance" in message and "sum" not in message.split("looks like", 1)[1], message
 
 
-def test_the_mistakes_issue_13_lists_are_recognised():
-    for name, check in ISSUE_13.items():
+def test_the_most_common_learner_mistakes_are_each_recognised_by_name():
+    for name, check in TYPICAL_MISTAKES.items():
         assert any(c is check and n == name for c, _, n in MISTAKES), name
 
 

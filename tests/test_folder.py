@@ -304,6 +304,7 @@ def test_worker_error_surfaces_as_the_original_line(prepared: Path) -> None:
                                "ids are 0..2 (255 = don't care)"
 
 
+@pytest.mark.slow
 def test_instances_and_dont_care_in_items(prepared: Path) -> None:
     instances = prepared / "train" / "instances"
     instances.mkdir()

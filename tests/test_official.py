@@ -41,6 +41,7 @@ def _write_opt_txt(options: dict, path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_generator_reproduces_the_official_fake_image(reference: dict) -> None:
     generator = official.load("G", reference["G_state_dict"], reference["options"])
     with torch.no_grad():
@@ -49,6 +50,7 @@ def test_generator_reproduces_the_official_fake_image(reference: dict) -> None:
     assert (fake - reference["outputs"]["fake"]).abs().max().item() < 1e-5
 
 
+@pytest.mark.slow
 def test_discriminator_reproduces_the_official_logits_and_feature_shapes(reference: dict) -> None:
     discriminator = official.load("D", reference["D_state_dict"], reference["options"])
     with torch.no_grad():
@@ -61,6 +63,7 @@ def test_discriminator_reproduces_the_official_logits_and_feature_shapes(referen
 
 
 @pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
+@pytest.mark.slow
 def test_the_lookup_path_reproduces_the_official_networks(reference: dict) -> None:
     segmap = SegMap.from_labels(reference["inputs"]["label"], reference["options"]["label_nc"])
     generator = official.load("G", reference["G_state_dict"], reference["options"])
@@ -73,11 +76,13 @@ def test_the_lookup_path_reproduces_the_official_networks(reference: dict) -> No
         assert (scale - expected).abs().max().item() < 1e-5
 
 
+@pytest.mark.slow
 def test_load_returns_eval_mode_networks(reference: dict) -> None:
     generator = official.load("G", reference["G_state_dict"], reference["options"])
     assert not any(module.training for module in generator.modules())
 
 
+@pytest.mark.slow
 def test_opt_txt_gives_the_same_networks(reference: dict, tmp_path: Path) -> None:
     opt_txt = _write_opt_txt(reference["options"], tmp_path / "opt.txt")
     parsed = official.read_options(opt_txt)
@@ -127,6 +132,7 @@ def test_bad_norms_and_kinds_are_clear() -> None:
         official.resolve_options({"label_nc": "twelve"})
 
 
+@pytest.mark.slow
 def test_general_options_build_matching_networks() -> None:
     options = {"label_nc": 4, "no_instance": True, "ngf": 4, "crop_size": 256, "aspect_ratio": 2.0,
                "num_upsampling_layers": "more", "norm_G": "spadeinstance5x5", "use_vae": True, "z_dim": 32}
@@ -166,6 +172,7 @@ def test_checkpoint_file_errors(tmp_path: Path, reference: dict) -> None:
         official.load("G", not_state, reference["options"])
 
 
+@pytest.mark.slow
 def test_sample_writes_the_official_generators_images(reference: dict, tmp_path: Path) -> None:
     checkpoint = tmp_path / "latest_net_G.pth"
     torch.save(reference["G_state_dict"], checkpoint)
@@ -186,6 +193,7 @@ def test_sample_writes_the_official_generators_images(reference: dict, tmp_path:
         assert np.abs(written - expected[i]).max() <= 0.51
 
 
+@pytest.mark.slow
 def test_sample_with_instance_maps(tmp_path: Path) -> None:
     options = {"label_nc": 3, "no_instance": False, "ngf": 2, "crop_size": 32, "norm_G": "spectralspadebatch3x3"}
     generator = SPADEGenerator(**official.network_arguments("G", options))
@@ -203,6 +211,7 @@ def test_sample_with_instance_maps(tmp_path: Path) -> None:
         assert written.size == (32, 32)
 
 
+@pytest.mark.slow
 def test_sample_errors_are_one_line(reference: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     opt_txt = _write_opt_txt(reference["options"], tmp_path / "opt.txt")
     rgb = tmp_path / "rgb.png"

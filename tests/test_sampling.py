@@ -40,6 +40,7 @@ def _pixels(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB")).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_the_style_of_an_image_is_the_encoders_mean_code_and_shows(scene, tmp_path, capsys) -> None:
     assert main(["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--style",
                  str(scene["photo0"]), "--out", str(tmp_path / "a")]) == 0
@@ -58,6 +59,7 @@ def test_the_style_of_an_image_is_the_encoders_mean_code_and_shows(scene, tmp_pa
     assert distance["a", "photo0"] < distance["a", "photo5"] and distance["b", "photo5"] < distance["b", "photo0"]
 
 
+@pytest.mark.slow
 def test_n_random_styles_per_map_are_different_and_repeatable(scene, tmp_path) -> None:
     arguments = ["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--styles", "3"]
     assert main([*arguments, "--out", str(tmp_path / "a")]) == 0
@@ -69,8 +71,9 @@ def test_n_random_styles_per_map_are_different_and_repeatable(scene, tmp_path) -
     assert np.array_equal(_pixels(tmp_path / "b" / "map_style1.png"), images[1])
 
 
+@pytest.mark.slow
 def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, capsys) -> None:
-    trainer = SPADETrainer(fast_config(size=64), 9)  # no style encoder (use_vae False)
+    trainer = SPADETrainer(fast_config(size=64), 9, torch.device("cpu"))  # no style encoder (use_vae False)
     save_checkpoint(tmp_path / "checkpoint.pt", trainer, 0)
     common = ["sample", "--labels", str(scene["map"]), "--out", str(tmp_path / "out")]
     assert main([*common, "--checkpoint", str(tmp_path / "checkpoint.pt"), "--styles", "2"]) == 1
@@ -86,6 +89,7 @@ def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, 
         main([*common, "--checkpoint", str(SHIPPED), "--style", str(scene["photo0"]), "--styles", "2"])
 
 
+@pytest.mark.slow
 def test_an_official_vae_draws_in_an_images_style_with_its_encoder(scene, tmp_path, capsys) -> None:
     options = {"label_nc": 9, "no_instance": True, "ngf": 4, "crop_size": 64, "use_vae": True, "z_dim": 8,
                "norm_G": "spectralspadebatch3x3"}

@@ -26,6 +26,7 @@ def test_unet_keeps_the_resolution_and_refuses_sizes_it_cannot_halve() -> None:
         net(torch.zeros(1, 3, 18, 16))
 
 
+@pytest.mark.slow
 def test_a_tiny_unet_overfits_two_label_maps(maps: Landscapes) -> None:
     net = train_segmenter(maps, steps=100, batch_size=4, width=8, depth=2, lr=1e-2, cache_dir=None, progress=False)
     scores = ceiling(maps, net)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -29,11 +28,12 @@ def run(argv: list[str]) -> int:
     if args.resume:  # the checkpoint's settings, with what this command line changes
         out = Path(overrides.get("out", preset().out))
         path = out / CHECKPOINT_NAME
-        config = resume_config(resumable_state(path), overrides, path)
+        checkpoint = resumable_state(path)
+        config = resume_config(checkpoint, overrides, path)
     else:
-        config = preset(**overrides)
-    result = train(config)
-    if os.environ.get("RANK", "0") != "0":  # under torchrun only the first process reports
+        config, checkpoint = preset(**overrides), None
+    result = train(config, checkpoint=checkpoint)
+    if result.rank != 0:  # under torchrun only the first process reports
         return 0
     print(f"trained to step {result.step} in {result.seconds:.0f} s; checkpoint {result.checkpoint}, "
           f"losses {result.log}" + (f", samples {result.samples[-1]}" if result.samples else ""))

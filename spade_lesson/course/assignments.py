@@ -2,10 +2,10 @@
 
 The notebooks in the repository are the solution versions: each exercise is a cell marked for nbgrader whose solution
 sits between `### BEGIN SOLUTION` and `### END SOLUTION` inside a function body, followed by a check cell (an nbgrader
-autograder test) calling `spade_lesson.course.checks`. `spade-lesson assignments OUT/` writes OUT/<notebook>.ipynb for every
-notebook with nbgrader's LockCells, ClearSolutions (each solution becomes `raise NotImplementedError()`), ClearOutput
-and CheckCellMetadata, without the traces of the course's own runs (nbval markers, execution timestamps, widget
-state), and OUT/INSTRUCTORS.md, the text of the repository's INSTRUCTORS.md.
+autograder test) calling `spade_lesson.course.checks`. `spade-lesson assignments OUT/` writes OUT/<notebook>.ipynb for
+every notebook with nbgrader's LockCells, ClearSolutions (each solution becomes `raise NotImplementedError()`),
+ClearOutput and CheckCellMetadata, without the traces of the course's own runs (nbval markers, execution timestamps,
+widget state), and OUT/INSTRUCTORS.md, the text of the repository's INSTRUCTORS.md.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from spade_lesson.runtime.atomic import write_text
 from spade_lesson.course.notebook import REPO_URL
 from spade_lesson.course.source import pip_requirement
+from spade_lesson.runtime.atomic import write_text
 
 INSTALL_HINT = 'pip install -e ".[instructor]" in the repository checkout (or pip install nbgrader)'
 NOTE_NAME = "INSTRUCTORS.md"
@@ -216,14 +216,13 @@ without an error; notebook 01 took about 26 s per submission on a shared 2-core 
 ## The reference solutions ship with the package
 
 Most checks compare an exercise with a reference that is part of the installed package (`spade_lesson.course.checks`
-imports them from `spade_lesson.training.losses`, `spade_lesson.layers.spade`, `spade_lesson.evaluation.metrics` and other modules; the rest
-compare with torch's own functions), and every exercise is something the package implements: notebook 01 even
-prints the package's BatchNorm with `inspect.getsource`. A student can read the package, or call it from a
-solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where grades
-count, add hidden tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` of a
-check cell in
-`course/source/` from the student version and puts them back when it autogrades. For example, at the end of the
-check cell of `batch_norm_train`:
+imports them from `spade_lesson.training.losses`, `spade_lesson.layers.spade`, `spade_lesson.evaluation.metrics` and
+other modules; the rest compare with torch's own functions), and every exercise is something the package implements:
+notebook 01 even prints the package's BatchNorm with `inspect.getsource`. A student can read the package, or call it
+from a solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where
+grades count, add hidden tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN
+TESTS` of a check cell in `course/source/` from the student version and puts them back when it autogrades. For
+example, at the end of the check cell of `batch_norm_train`:
 
 ```python
 ### BEGIN HIDDEN TESTS

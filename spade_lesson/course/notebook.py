@@ -1,5 +1,5 @@
-"""The setup every notebook runs first (device and seeds from spade_lesson.runtime.machine, fast mode, a widgets check), and
-run folders that outlive a Colab disconnect."""
+"""The setup every notebook runs first (device and seeds from spade_lesson.runtime.machine, fast mode, a widgets
+check), and run folders that outlive a Colab disconnect."""
 
 from __future__ import annotations
 

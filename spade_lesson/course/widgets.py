@@ -27,9 +27,9 @@ import traitlets
 from PIL import Image
 from torch import nn
 
+from spade_lesson.course.labelmap import LabelMap
 from spade_lesson.data.palette import check_palette, to_uint8
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.course.labelmap import LabelMap
 
 TOOLS = ("brush", "fill")
 MAX_SCALE = 64  # screen pixels per label-map pixel: a 64 px map drawn 4096 px wide at most

@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.modules.utils import _pair
 
 from spade_lesson.data.semantic import checked_label
-from spade_lesson.runtime.machine import autocast_dtype
+from spade_lesson.runtime.amp import autocast_dtype
 
 
 class SegMap:

@@ -8,8 +8,7 @@ are all-zero vectors; then, unless no_instance, the instance edge map (the offic
 (N, H, W) ids, or of the label map itself when no instance map is given (class boundaries standing in for instance
 boundaries). With lookup=True the same map as a SegMap (class ids, the edges its extra channel) for the convs that
 sum weight slices instead (spade_lesson.layers.onehot). `semantic_nc(...)`: its channel count, label_nc + 1 (don't
-care) + 1
-(edges), as options/base_options.py.
+care) + 1 (edges), as options/base_options.py.
 """
 
 from __future__ import annotations

@@ -121,10 +121,3 @@ def any_process(flags: list[bool], world_size: int, device: torch.device) -> lis
     tensor = torch.tensor([float(flag) for flag in flags], device=device)
     dist.all_reduce(tensor)
     return [bool(value > 0) for value in tensor.tolist()]
-
-
-def autocast_dtype(device_type: str) -> torch.dtype | None:
-    """The dtype autocast computes in on this device type right now, None when autocast is off."""
-    if torch.is_autocast_enabled(device_type):
-        return torch.get_autocast_dtype(device_type)
-    return None

@@ -81,13 +81,19 @@ def saved_config(state: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**{name: value for name, value in state["config"].items() if name in names})
 
 
+def trained_label_nc(state: dict[str, Any]) -> int:
+    """The classes of the label maps a checkpoint was trained on (before label_nc was saved the input was the
+    one-hot map alone, so semantic_nc)."""
+    return state.get("label_nc", state["semantic_nc"])
+
+
 def load_trainer(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[SPADETrainer, int]:
     """(trainer with every network restored, step) from a checkpoint, e.g. to sample from its EMA generator."""
     state = load_checkpoint(path)
     config = saved_config(state)
     device = torch.device(device)
-    label_nc = state.get("label_nc", state["semantic_nc"])  # checkpoints before label_nc: one-hot input only
-    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), label_nc, config.image_size, device)
+    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), trained_label_nc(state), device,
+                           config.image_size)
     trainer.load_state_dict(state["trainer"])
     return trainer, state["step"]
 
