@@ -2,8 +2,9 @@
 
 Rewrites only: each notebook's first code cell (spade_lesson.course.notebook.SETUP_CELL), the "Open in Colab" badge on
 the first line of its first markdown cell, the README's Colab links and CITATION.cff's repository-code. Outputs are
-kept and nothing is executed. A fork changes spade_lesson.course.source.REPOSITORY, then runs:
-python scripts/set_source.py. The source is checked (owner/name@tag of GitHub's characters) before any file is touched.
+kept and nothing is executed. A fork changes spade_lesson.course.source.REPOSITORY, then runs
+`python scripts/set_source.py`. The source is checked (owner/name@tag of GitHub's characters) before any file is
+touched.
 """
 
 from __future__ import annotations

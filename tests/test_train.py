@@ -350,19 +350,6 @@ def test_a_run_stopped_by_its_time_budget_says_so_in_plain_lines(tmp_path, capsy
     assert printed.rstrip().splitlines()[-1].startswith(f"{tmp_path.name}: step 1/1 (100%), ")
 
 
-@pytest.mark.parametrize("data, message", [
-    ([1, 2, 3], "train\\(data=...\\): a list has no num_classes, class_names, palette"),
-])
-def test_training_data_that_is_not_a_dataset_is_one_line(tmp_path, data, message):
-    with pytest.raises(ValueError, match=message):
-        train(fast_config(out=str(tmp_path)), data=data, progress=False)
-
-
-def test_a_generator_whose_forward_takes_no_semantic_and_z_is_one_line(tmp_path):
-    with pytest.raises(ValueError, match="generator=Linear: pass an nn.Module whose forward takes \\(semantic, z=None"):
-        train(fast_config(out=str(tmp_path)), generator=torch.nn.Linear(3, 3), progress=False)
-
-
 def _ddp_rank(rank: int, port: int, out: str, results: Any) -> None:
     """One of 2 gloo processes training on the CPU; rank 1's losses turn NaN at step 2."""
     os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
@@ -409,3 +396,16 @@ def test_under_ddp_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path) -> N
     outcome = dict(results.get(timeout=5) for _ in range(2))
     for rank in range(2):
         assert outcome[rank].startswith("NonFiniteLossError") and "G_GAN" in outcome[rank], outcome
+
+
+@pytest.mark.parametrize("data, message", [
+    ([1, 2, 3], "train\\(data=...\\): a list has no num_classes, class_names, palette"),
+])
+def test_training_data_that_is_not_a_dataset_is_one_line(tmp_path, data, message):
+    with pytest.raises(ValueError, match=message):
+        train(fast_config(out=str(tmp_path)), data=data, progress=False)
+
+
+def test_a_generator_whose_forward_takes_no_semantic_and_z_is_one_line(tmp_path):
+    with pytest.raises(ValueError, match="generator=Linear: pass an nn.Module whose forward takes \\(semantic, z=None"):
+        train(fast_config(out=str(tmp_path)), generator=torch.nn.Linear(3, 3), progress=False)

@@ -284,32 +284,6 @@ def test_a_failed_debounced_render_shows_in_the_status_line(networks, dataset, l
     assert painter.status.value.startswith("render failed: ValueError")
 
 
-def test_painter_builds_the_input_as_a_run_with_dontcare_and_instance_edges_did(dataset):
-    from spade_lesson.layers.semantic_input import input_options, semantic_input
-
-    torch.manual_seed(0)
-    generator = SPADEGenerator(dataset.num_classes + 2, ngf=2, crop_size=32, spade_hidden=8)
-    with pytest.raises(ValueError, match="make 9 input channels .* semantic_nc=11; .*input_options"):
-        Painter(generator, dataset)
-    options = input_options({"contain_dontcare_label": True, "no_instance": False})
-    painter = Painter(generator, dataset, **options)
-    image = painter.render_once()
-    with torch.no_grad():
-        expected = generator.eval()(semantic_input(dataset[0]["label"][None], dataset.num_classes, True, False))[0]
-    assert torch.allclose(image, expected, atol=1e-6)
-
-
-def test_painter_refuses_a_device_this_machine_lacks_and_a_seed_that_cannot_seed(networks, dataset):
-    if not torch.cuda.is_available():
-        with pytest.raises(ValueError, match="device='cuda' is not available"):
-            Painter(networks[0], dataset, device="cuda")
-    painter = Painter(networks[0], dataset, encoder=networks[1])
-    with pytest.raises(ValueError, match="style seed=1180591620717411303424: pass a whole number from 0 to 2"):
-        painter.style_from_seed(2**70)
-    painter._use_seed_quietly(2**70)  # the seed box's callback: the status line says it, nothing is raised
-    assert "style seed" in painter.status.value
-
-
 # ---- palette, scale and malformed canvas messages ----
 
 PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0)]
@@ -375,3 +349,27 @@ def test_painter_scale_must_be_a_sensible_int(small_generator, scale) -> None:
     one_line(str(error.value), "Painter", f"scale={scale!r}", "1 to 64")
 
 
+def test_painter_builds_the_input_as_a_run_with_dontcare_and_instance_edges_did(dataset):
+    from spade_lesson.layers.semantic_input import input_options, semantic_input
+
+    torch.manual_seed(0)
+    generator = SPADEGenerator(dataset.num_classes + 2, ngf=2, crop_size=32, spade_hidden=8)
+    with pytest.raises(ValueError, match="make 9 input channels .* semantic_nc=11; .*input_options"):
+        Painter(generator, dataset)
+    options = input_options({"contain_dontcare_label": True, "no_instance": False})
+    painter = Painter(generator, dataset, **options)
+    image = painter.render_once()
+    with torch.no_grad():
+        expected = generator.eval()(semantic_input(dataset[0]["label"][None], dataset.num_classes, True, False))[0]
+    assert torch.allclose(image, expected, atol=1e-6)
+
+
+def test_painter_refuses_a_device_this_machine_lacks_and_a_seed_that_cannot_seed(networks, dataset):
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' is not available"):
+            Painter(networks[0], dataset, device="cuda")
+    painter = Painter(networks[0], dataset, encoder=networks[1])
+    with pytest.raises(ValueError, match="style seed=1180591620717411303424: pass a whole number from 0 to 2"):
+        painter.style_from_seed(2**70)
+    painter._use_seed_quietly(2**70)  # the seed box's callback: the status line says it, nothing is raised
+    assert "style seed" in painter.status.value

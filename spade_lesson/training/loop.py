@@ -168,7 +168,7 @@ def train(config: TrainConfig, generator: nn.Module | None = None, data: Dataset
     device = pick_device(config.device)
     rank, world_size, started_group = init_distributed(device)
     try:
-        with hold_run_folder(config.out, enabled=rank == 0):  # a run owns its folder while it writes there
+        with hold_run_folder(Path(config.out), enabled=rank == 0):  # a run owns its folder while it writes there
             return _train(config, device, rank, world_size, generator, data, progress, checkpoint)
     finally:
         if started_group:
