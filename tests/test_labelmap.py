@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from one_line import one_line
 
 from spade_lesson.course.labelmap import LabelMap
 
@@ -214,3 +216,63 @@ def test_bad_construction_raises_one_line_errors(kwargs, message):
 def test_from_array_refuses_a_map_that_is_not_2d():
     with pytest.raises(ValueError, match="2-D"):
         LabelMap.from_array(np.zeros((1, 4, 4), dtype=np.uint8), num_classes=2)
+
+
+@pytest.mark.parametrize("size", [10**6, 3000])
+def test_a_long_stroke_of_a_huge_brush_on_the_largest_map_is_quick(size):
+    import time
+
+    labels = LabelMap(4096, 4096, num_classes=3)
+    start = time.perf_counter()
+    assert labels.stroke([[20 * k % 4096, 15 * k % 4096] for k in range(200)], 1, size) > 10**7
+    assert time.perf_counter() - start < 10  # 98 s before: every segment measured every pixel of its box
+
+
+def test_a_stroke_paints_exactly_the_pixel_centres_within_the_brush_of_the_path():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        height, width = (int(n) for n in rng.integers(1, 40, 2))
+        points = rng.uniform(-10, 50, (int(rng.integers(1, 5)), 2))
+        size = float(rng.choice([1, 2, 3, 4.5, 7, rng.uniform(1, 30)]))
+        labels = LabelMap(height, width, num_classes=3)
+        labels.stroke(points.tolist(), 1, size)
+        centres, radius = np.floor(points) + 0.5, size / 2  # the reference: each pixel's distance to each segment
+        py, px = np.mgrid[0:height, 0:width] + 0.5
+        expected = np.zeros((height, width), dtype=bool)
+        for a, b in zip(centres, centres[1:] if len(centres) > 1 else centres):
+            d = b - a
+            t = np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / max(float(d @ d), 1e-300), 0, 1)
+            expected |= (px - a[0] - t * d[0]) ** 2 + (py - a[1] - t * d[1]) ** 2 <= radius * radius + 1e-9
+        assert np.array_equal(labels.to_numpy() == 1, expected)
+
+
+# ---- values beyond any sensible size ----
+
+def test_brush_size_inf_is_refused_and_the_map_is_unchanged() -> None:
+    labels = LabelMap(8, 8, 3)
+    with pytest.raises(ValueError) as error:
+        labels.stroke([(1, 1)], class_id=1, size=float("inf"))
+    one_line(str(error.value), "size=inf", "finite")
+    assert (labels.ids == 0).all() and labels.version == 0
+
+
+def test_brush_size_10_to_the_400_paints_the_whole_map_in_one_undo_step() -> None:
+    labels = LabelMap(8, 8, 3)
+    assert labels.stroke([(-5, -5)], class_id=1, size=10**400) == 64
+    assert (labels.ids == 1).all()
+    assert labels.undo() and (labels.ids == 0).all()
+
+
+def test_a_label_map_too_large_for_memory_is_refused_before_allocating() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as error:
+            LabelMap(10**5, 10**5, 9)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_line(str(error.value), "100000 x 100000", str(4096 * 4096))
+    assert peak < 2**20  # not the 10 GB the map would take
+    assert LabelMap(4096, 4096, 9).ids.shape == (4096, 4096)  # the largest allowed still works
+
+

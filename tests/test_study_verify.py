@@ -64,7 +64,7 @@ def test_the_command_reports_bad_options_in_one_line(argv, message, capsys) -> N
 
 def test_verify_fails_in_one_line_when_it_checked_nothing(tmp_path, capsys) -> None:
     path = tmp_path / "study.json"
-    path.write_text(json.dumps({"settings": {}, "training": {}, "judges": [], "calibration": [], "runs": []}))
+    path.write_text(json.dumps({**load_results(COMMITTED), "judges": [], "calibration": [], "runs": []}))
     assert main(["ablate", "--verify", str(path), "--rerun"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nothing to verify" in err

@@ -4,7 +4,6 @@ recomputes a results file instead."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -16,12 +15,15 @@ from spade_lesson.evaluation.study.figure import write_figure
 from spade_lesson.evaluation.study.report import progress_line, report
 from spade_lesson.evaluation.study.runner import run_ablation, splits
 from spade_lesson.evaluation.study.verify import verify
-from spade_lesson.runtime.machine import idle_cpu_cores, pick_device
+from spade_lesson.runtime.machine import env_int, idle_cpu_cores, pick_device
+
+MAX_COUNT = 1000  # seeds or judges: more would train for years, and the tuple alone can exhaust memory
 
 
 def cpu_threads() -> int:
     """Torch threads on the CPU: OMP_NUM_THREADS when set (1 makes the numbers reproducible), else the idle cores."""
-    return int(os.environ.get("OMP_NUM_THREADS") or 0) or idle_cpu_cores()
+    return env_int("OMP_NUM_THREADS", 0, 1, "set it to the torch threads to use (1 reproduces the committed "
+                                            "numbers), or unset it") or idle_cpu_cores()
 
 
 def parse_reruns(values: list[str], smallest: int) -> tuple[tuple[str, int, int], ...]:
@@ -30,7 +32,8 @@ def parse_reruns(values: list[str], smallest: int) -> tuple[tuple[str, int, int]
     for value in values:
         parts = value.split(":")
         model, seed, steps = (parts + [str(smallest)])[:3] if len(parts) == 2 else (parts + ["", "", ""])[:3]
-        if len(parts) > 3 or model not in MODELS or not seed.isdigit() or not steps.isdigit():
+        numbers = all(text.isascii() and text.isdigit() for text in (seed, steps))
+        if len(parts) > 3 or model not in MODELS or not numbers:
             raise ValueError(f"--rerun {value!r}: write MODEL:SEED or MODEL:SEED:STEPS, e.g. spade:0 or spade:0:300, "
                              f"with a model from {', '.join(MODELS)}")
         reruns.append((model, int(seed), int(steps)))
@@ -64,15 +67,16 @@ def run(argv: list[str]) -> int:
                         help="with --verify: runs to train again to STEPS (default: the smallest budget) and compare "
                              "at every budget up to it (default: spade:0; none: the calibration rows only)")
     args = parser.parse_args(argv)
+    for name in ("seeds", "judges"):  # checked before a tuple of that many is made
+        if not 1 <= getattr(args, name) <= MAX_COUNT:
+            raise ValueError(f"--{name} {getattr(args, name)}: pass at least 1 and at most {MAX_COUNT} (each one "
+                             f"trains {'every model' if name == 'seeds' else 'a segmenter'} once more)")
     if args.verify is not None:
+        reruns = parse_reruns(args.rerun, min(args.budgets))
         torch.set_num_threads(cpu_threads())
-        agree = verify(args.verify, parse_reruns(args.rerun, min(args.budgets)), data_root=args.data_root,
-                       work=args.work)
+        agree = verify(args.verify, reruns, data_root=args.data_root, work=args.work)
         print("verify: every recomputed score agrees" if agree else "verify: some scores DISAGREE (see above)")
         return 0 if agree else 1
-    for name in ("seeds", "judges"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name} {getattr(args, name)}: pass at least 1")
     options = {key: value for key, value in vars(args).items() if key not in ("verify", "rerun")}
     config = AblationConfig(**{**options, "models": tuple(args.models), "seeds": tuple(range(args.seeds)),
                                "judges": tuple(range(args.judges)), "budgets": tuple(args.budgets)})

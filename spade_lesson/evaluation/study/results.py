@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from spade_lesson.evaluation.study.config import COMMITTED, AblationConfig
+from spade_lesson.evaluation.results_check import read_results_document
+from spade_lesson.evaluation.study.config import COMMITTED, MODELS, AblationConfig
 from spade_lesson.runtime.atomic import atomic_write
 
 RUN_KEY = ("model", "seed", "steps", "judge_seed")  # what one record scores
@@ -28,16 +29,9 @@ def new_document(config: AblationConfig) -> dict[str, Any]:
 def load_results(path: str | Path = COMMITTED, config: AblationConfig | None = None) -> dict[str, Any]:
     """A results document (default: the committed one); with config, checked to be that study's (one-line errors)."""
     path = Path(path)
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no study results there; run `spade-lesson ablate` first") from None
-    except ValueError:
-        raise ValueError(f"{path}: not JSON; move it away and rerun `spade-lesson ablate`") from None
-    parts = {"settings", "training", "judges", "calibration", "runs"}
-    if not isinstance(document, dict) or not parts <= document.keys():
-        raise ValueError(f"{path}: not a study results file (or one from before the budgets); move it away or pass "
-                         "another --results")
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no study results there; run `spade-lesson ablate` first")
+    document = read_results_document(path, MODELS)  # bounded, every field checked
     if config is not None:
         for part, wanted in (("settings", config.settings()), ("training", config.training())):
             saved = document[part]

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from spade_lesson.evaluation.results_check import check_judge_file
 from spade_lesson.evaluation.segmenter import dataset_fingerprint
 from spade_lesson.evaluation.study.claims import summarize
 from spade_lesson.evaluation.study.config import COMMITTED, AblationConfig, run_folder
@@ -50,9 +51,10 @@ def verify(path: str | Path = COMMITTED, reruns: tuple[tuple[str, int, int], ...
     train_data, val_data = splits(config)
     judges = load_judges(path, config.judges, config.segmenter_steps, train_data, val_data, device, progress)
     for record in document["judges"]:
-        trained_on = torch.load(path.parent / record["weights"], map_location="cpu", weights_only=True)
+        weights = check_judge_file(path, record["weights"])
+        trained_on = torch.load(weights, map_location="cpu", weights_only=True)
         if trained_on["config"]["dataset"] != dataset_fingerprint(train_data):
-            raise ValueError(f"{path.parent / record['weights']}: this judge was trained on other data than "
+            raise ValueError(f"{weights}: this judge was trained on other data than "
                              f"{config.dataset!r}; regenerate the results with `spade-lesson ablate`")
     ref = reference(val_data, judges, config.eval_images)
     agree, checked = True, 0
