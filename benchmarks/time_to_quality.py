@@ -160,7 +160,8 @@ def run_repeat(settings: dict[str, Any], budgets: list[float], judges: Judges, s
         if progress:
             print(f"  {budget:5.0f} s: {step:5d} steps, mIoU {scores['miou']:.3f}, realism (KID x1000) "
                   f"{scores['realism_kid']:.1f}", flush=True)
-    return {"seed": seed, "clock": clock_name, "startup_s": round(startup, 1), "points": points,
+    return {"seed": seed, "clock": clock_name, "config": dataclasses.asdict(config), "startup_s": round(startup, 1),
+            "points": points,
             "load_average_end": round(os.getloadavg()[0], 2)}
 
 
@@ -264,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--settings", default="{}", help="JSON of TrainConfig fields over the demo's configuration")
     parser.add_argument("--budgets", type=float, nargs="+", default=list(BUDGETS), help="training seconds to score at")
     parser.add_argument("--repeats", type=int, default=3, help="seeds 0..N-1, each one run to the longest budget")
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="run these seeds only (default: 0..repeats-1): several processes may share the repeats")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the idle cores at start)")
     parser.add_argument("--judges", type=Path, nargs="+", default=None, help="segmenter .pt files (default: shipped)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
@@ -313,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             if document["runs"][args.name]["settings"] == settings
             and document["runs"][args.name]["budgets_s"] == budgets
             and repeat.get("clock", "wall") == args.clock}
-    for seed in range(args.repeats):
+    for seed in args.seeds if args.seeds is not None else range(args.repeats):
         if seed in done:
             print(f"{args.name} seed {seed}: in {args.out} already")
             continue

@@ -119,10 +119,12 @@ def work_folder(config: AblationConfig) -> Path:
 
 
 def gan_config(config: AblationConfig, seed: int) -> TrainConfig:
-    """The TrainConfig every model of the ablation trains with (the CPU preset's GAN at the ablation's size)."""
+    """The TrainConfig every model of the ablation trains with (the CPU preset's GAN at the ablation's size, from the
+    official initialization and the default autocast, as its committed runs)."""
     return cpu_config(dataset=config.dataset, data_root=config.data_root, size=config.size, steps=config.steps,
                       batch_size=config.batch_size, ngf=config.ngf, spade_hidden=config.spade_hidden, seed=seed,
-                      device=config.device, decay_start=config.steps // 2,
+                      device=config.device, decay_start=config.steps // 2, init_type="xavier", init_variance=0.02,
+                      amp="auto",
                       out=str(work_folder(config) / f"seed{seed}"))
 
 
