@@ -34,11 +34,27 @@ def test_demo_writes_a_picture_and_says_where(tmp_path, capsys):
         assert main(["demo", "--out", str(out), "--steps", "2"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out / 'demo.png'}" in printed
-    assert printed.count("what to expect: a blurry picture.") == 2 and "\r" not in printed  # plain lines, no bar
+    assert printed.count("what to expect, measured (") == 2 and "\r" not in printed  # plain lines, no bar
+    assert printed.count("the log's losses: D_fake and D_real") == 2
+    assert printed.strip().splitlines()[-1].startswith("the judge (a segmenter trained on real photos) reads ")
     assert f"{out.name}: step 2/2 (100%), " in printed
     with Image.open(out / "demo.png") as picture:  # 6 unseen label maps: label | generated | real, 64 px drawn x 2
-        assert picture.format == "PNG" and picture.size == (3 * 128, 6 * 128) and picture.mode == "RGB"
+        assert picture.format == "PNG" and picture.size[0] == 3 * 128 and picture.mode == "RGB"
+        assert picture.size[1] > 6 * 128  # a band of column titles above, the caption below
+        assert picture.getpixel((0, 0)) == (255, 255, 255)
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
+
+
+def test_demo_titles_are_drawn_above_their_columns():
+    from spade_lesson.cli.demo import titled
+
+    grid = torch.zeros(32, 96, 3, dtype=torch.uint8)
+    picture = titled(grid, ("a", "b", "c"), ("one line",))
+    assert picture.shape == (32 + 2 * 16 + 4, 96, 3) and picture.dtype == torch.uint8
+    assert (picture[16:48] == 0).all()  # the grid itself, untouched below the title band
+    for column in range(3):  # each title is drawn (dark pixels) in its own column's band
+        band = picture[:16, column * 32:(column + 1) * 32]
+        assert (band < 128).any()
 
 
 def test_demo_into_an_unwritable_folder_is_one_line(tmp_path, capsys):

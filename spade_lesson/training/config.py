@@ -175,10 +175,10 @@ def cpu_config(**overrides: Any) -> TrainConfig:
     return _with_decay({**settings, **overrides})
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has bfloat16 instructions (x86 AVX512-BF16 or AMX-BF16; read from Linux's /proc/cpuinfo)."""
+def cpu_has_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether this CPU has bfloat16 instructions (x86 AVX512-BF16 or AMX-BF16), read from Linux's cpuinfo."""
     try:
-        flags = Path("/proc/cpuinfo").read_text()
+        flags = Path(cpuinfo).read_text()
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
