@@ -137,7 +137,7 @@ def gd_step(classes: int, batch: int, size: int, device: torch.device, rounds: i
     trainers = {}
     for lookup in (False, True):
         torch.manual_seed(0)
-        trainers[lookup] = SPADETrainer(course_config(**settings, one_hot_lookup=lookup), classes, device=device)
+        trainers[lookup] = SPADETrainer(course_config(**settings, one_hot_lookup=lookup), classes, device)
     generator = torch.Generator().manual_seed(classes)
     label = torch.randint(0, classes, (batch, size, size), generator=generator)
     image = torch.rand(batch, 3, size, size, generator=generator) * 2 - 1

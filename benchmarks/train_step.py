@@ -70,7 +70,7 @@ def run_case(config_name: str, regime: str, warmup: int, steps: int, batch_size:
         settings["batch_size"] = batch_size
     config = course_config(**settings)
     torch.manual_seed(0)
-    trainer = SPADETrainer(config, spec["semantic_nc"], spec["image_size"], device)
+    trainer = SPADETrainer(config, spec["semantic_nc"], device, spec["image_size"])
     height, width = spec["image_size"]
     label = torch.randint(0, spec["semantic_nc"], (config.batch_size, height, width))
     image = torch.rand(config.batch_size, 3, height, width) * 2 - 1

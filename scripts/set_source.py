@@ -1,9 +1,10 @@
 """Write the course's source (spade_lesson/course/source.py) into the notebooks, the README and CITATION.cff.
 
 Rewrites only: each notebook's first code cell (spade_lesson.course.notebook.SETUP_CELL), the "Open in Colab" badge on
-the
-first line of its first markdown cell, the README's Colab links and CITATION.cff's repository-code. Outputs are kept
-and nothing is executed. A fork changes spade_lesson.course.source.REPOSITORY, then runs: python scripts/set_source.py
+the first line of its first markdown cell, the README's Colab links and CITATION.cff's repository-code. Outputs are
+kept and nothing is executed. A fork changes spade_lesson.course.source.REPOSITORY, then runs
+`python scripts/set_source.py`. The source is checked (owner/name@tag of GitHub's characters) before any file is
+touched.
 """
 
 from __future__ import annotations
@@ -17,20 +18,25 @@ from pathlib import Path
 import nbformat
 
 from spade_lesson.course.notebook import SETUP_CELL
-from spade_lesson.course.source import colab_badge, colab_url, repository_url
+from spade_lesson.course.source import check_source, colab_badge, colab_url, default_source, repository_url
 from spade_lesson.runtime.atomic import write_text
 
 ROOT = Path(__file__).resolve().parents[1]
-BADGE = re.compile(r"\[!\[Open In Colab\]\(https://colab\.research\.google\.com/assets/colab-badge\.svg\)\]\([^)]*\)")
-README_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]*/notebooks/(\w+)\.ipynb")
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]("  # how a badge line begins
+# A Colab link up to the nearest notebook name, across any characters an older, unchecked source wrote into it
+README_LINK = re.compile(r"https://colab\.research\.google\.com/github/.*?/notebooks/(\w+)\.ipynb", flags=re.DOTALL)
 CITATION_CODE = re.compile(r"^repository-code: .*$", flags=re.MULTILINE)
 
 
 def with_badge(markdown: str, notebook: str) -> str:
-    """markdown with the notebook's Colab badge as its first line (replacing an older badge there)."""
+    """markdown with the notebook's Colab badge as its first line (replacing an older badge there: every line before
+    the title heading, so a badge an unchecked source broke over several lines, or stacked twice, goes too)."""
     lines = markdown.split("\n")
-    if BADGE.fullmatch(lines[0]):
-        lines = lines[2:] if len(lines) > 1 and lines[1] == "" else lines[1:]
+    if lines[0].startswith(BADGE):
+        heading = next((k for k, line in enumerate(lines) if line.startswith("#")), None)
+        lines = lines[heading:] if heading is not None else [line for line in lines[1:] if not line.startswith(BADGE)]
+        while lines and lines[0] == "":
+            lines = lines[1:]
     return "\n".join([colab_badge(notebook), ""] + lines)
 
 
@@ -64,7 +70,7 @@ def sync_readme(path: Path) -> bool:
 
 def sync_citation(path: Path) -> bool:
     """Point CITATION.cff's repository-code at the course's repository; True when the file changed."""
-    return rewrite(path, lambda raw: CITATION_CODE.sub(f"repository-code: {repository_url()}", raw))
+    return rewrite(path, lambda raw: CITATION_CODE.sub(lambda _: f"repository-code: {repository_url()}", raw))
 
 
 def main(argv: list[str]) -> int:
@@ -72,6 +78,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the repository checkout (default: this one)")
     args = parser.parse_args(argv)
+    try:
+        check_source(default_source(), "spade_lesson/course/source.py REPOSITORY@REF")
+    except ValueError as error:
+        print(f"set_source.py: {error}; no file was changed", file=sys.stderr)
+        return 1
     changed = [path for path in sorted((args.root / "notebooks").glob("*.ipynb")) if sync_notebook(path)]
     changed += [path for path, sync in ((args.root / "README.md", sync_readme),
                                         (args.root / "CITATION.cff", sync_citation)) if sync(path)]

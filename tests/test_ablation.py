@@ -49,11 +49,12 @@ def tiny_data(monkeypatch):
     monkeypatch.setattr(ablation, "load_dataset", _tiny_split)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["concat", "input_nonorm", "clade"])
 def test_a_variant_is_trained_by_the_same_step_with_the_same_discriminator(model) -> None:
     config = gan_config(AblationConfig(size=64, ngf=4, spade_hidden=8, device="cpu"), seed=0)
-    spade = SPADETrainer(config, 9, generator=build_generator("spade", config, 9))
-    trainer = SPADETrainer(config, 9, generator=build_generator(model, config, 9))
+    spade = SPADETrainer(config, 9, torch.device("cpu"), generator=build_generator("spade", config, 9))
+    trainer = SPADETrainer(config, 9, torch.device("cpu"), generator=build_generator(model, config, 9))
     assert count_parameters(trainer.discriminator) == count_parameters(spade.discriminator)
     before = [p.detach().clone() for p in trainer.generator.parameters()]
     label = torch.randint(0, 9, (2, 64, 64))
@@ -63,6 +64,7 @@ def test_a_variant_is_trained_by_the_same_step_with_the_same_discriminator(model
     assert trainer.generate(label).shape == (2, 3, 64, 64)
 
 
+@pytest.mark.slow
 def test_each_model_trains_through_the_training_loop_and_resumes_its_checkpoint(tmp_path) -> None:
     data = Landscapes(size=64, length=2)
     config = gan_config(AblationConfig(**TINY, work=str(tmp_path), device="cpu"), seed=0)
@@ -74,6 +76,7 @@ def test_each_model_trains_through_the_training_loop_and_resumes_its_checkpoint(
     assert all(torch.equal(a, b) for a, b in zip(first.ema.state_dict().values(), again.ema.state_dict().values()))
 
 
+@pytest.mark.slow
 def test_a_tiny_ablation_writes_a_record_per_run_and_judge_the_judges_and_a_figure(tiny_data, tmp_path) -> None:
     config = AblationConfig(**TINY, models=("spade", "input_nonorm"), seeds=(0, 1), judges=(0, 1),
                             out=str(tmp_path / "results"), work=str(tmp_path / "work"), device="cpu")
@@ -97,6 +100,7 @@ def test_a_tiny_ablation_writes_a_record_per_run_and_judge_the_judges_and_a_figu
     assert len(lines) == 4
 
 
+@pytest.mark.slow
 def test_finished_runs_are_skipped_a_new_judge_scores_old_runs_and_other_settings_are_refused(
         tiny_data, tmp_path, monkeypatch) -> None:
     options = {**TINY, "models": ("spade",), "out": str(tmp_path), "work": str(tmp_path / "work"), "device": "cpu"}
@@ -121,6 +125,7 @@ def test_finished_runs_are_skipped_a_new_judge_scores_old_runs_and_other_setting
         run_ablation(AblationConfig(**options, seeds=(0, 1)), progress=False)
 
 
+@pytest.mark.slow
 def test_verify_recomputes_the_ceilings_exactly_and_a_rerun_within_the_noise(tiny_data, tmp_path, capsys) -> None:
     options = {**TINY, "models": ("input_bn",), "out": str(tmp_path / "results"), "work": str(tmp_path / "work"),
                "device": "cpu"}
@@ -157,6 +162,7 @@ def test_reruns_are_parsed_as_model_and_seed() -> None:
     assert parse_reruns(["spade:0", "clade:2"]) == (("spade", 0), ("clade", 2))
 
 
+@pytest.mark.slow
 def test_the_command_runs_the_ablation_with_its_options(tiny_data, tmp_path, capsys) -> None:
     argv = ["--size", "64", "--steps", "1", "--batch", "2", "--ngf", "2", "--spade-hidden", "4", "--seeds", "1",
             "--judges", "2", "--models", "spade", "--eval-images", "2", "--segmenter-steps", "1", "--device", "cpu",
@@ -171,6 +177,7 @@ def test_the_command_runs_the_ablation_with_its_options(tiny_data, tmp_path, cap
     assert "verify: every recomputed score agrees" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_the_committed_results_hold_every_variant_seed_and_judge_made_by_this_code() -> None:
     path = COMMITTED / "ablation_landscapes.json"
     document = json.loads(path.read_text())

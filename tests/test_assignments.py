@@ -105,6 +105,7 @@ def test_notebooks_01_to_07_have_at_least_two_exercises_each_graded_by_a_check()
             assert nb.cells[check].metadata["nbgrader"]["locked"] and nb.cells[check].metadata["nbgrader"]["points"] > 0
 
 
+@pytest.mark.slow
 def test_the_solutions_pass_their_checks():
     for path in WITH_EXERCISES:
         nb = read(path)
@@ -181,6 +182,7 @@ def test_check_cells_are_locked_in_the_student_versions(student):
             assert cleared.cells[check].metadata["deletable"] is False
 
 
+@pytest.mark.slow
 def test_every_unsolved_exercise_fails_its_check_with_not_implemented_yet(student):
     for path in WITH_EXERCISES:
         cleared = read(student / path.name)
@@ -194,6 +196,7 @@ def test_every_unsolved_exercise_fails_its_check_with_not_implemented_yet(studen
             assert str(failure.value) == f"{check_name}: not implemented yet: fill in {function} above"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXECUTED)
 def test_a_student_notebook_runs_to_its_first_exercise_whose_check_says_not_implemented(student, name):
     nb = read(student / name)
@@ -220,7 +223,8 @@ def test_without_nbgrader_the_command_says_how_to_install_it(monkeypatch, tmp_pa
 
 
 def test_without_the_notebooks_the_command_says_where_to_get_them(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(assignments, "__file__", str(tmp_path / "site-packages" / "spade_lesson" / "course" / "assignments.py"))
+    installed = tmp_path / "site-packages" / "spade_lesson" / "course" / "assignments.py"
+    monkeypatch.setattr(assignments, "__file__", str(installed))
     assert main(["assignments", str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "the notebooks ship with the repository" in error and "git clone" in error
@@ -258,6 +262,7 @@ def test_timings_cover_every_notebook_and_agree_with_the_readme():
         assert (cells[3], cells[4]) == (timing.working, timing.gpu), f"README and TIMINGS disagree on {name}"
 
 
+@pytest.mark.slow
 def test_the_ema_cell_of_an_unsolved_05_stops_instead_of_passing_vacuously(student):
     nb = read(student / "05_training.ipynb")
     ema = next(index for index, cell in enumerate(nb.cells) if "trainer.steps_done != 1" in cell.source)
@@ -267,3 +272,26 @@ def test_the_ema_cell_of_an_unsolved_05_stops_instead_of_passing_vacuously(stude
     (error,) = nb.cells[-1].outputs  # no "EMA weight as expected: True" from a step that never ran
     assert error["output_type"] == "error" and error["ename"] == "RuntimeError"
     assert "run the cell above (it needs hinge_d and hinge_g) first" in error["evalue"]
+
+
+def test_writing_into_the_solution_folder_is_refused_and_nothing_is_lost(tmp_path, capsys):
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for path in WITH_EXERCISES[:2]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert main(["assignments", str(folder), "--notebooks", str(folder)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "solution notebooks' folder" in error and "student/" in error
+    copy = tmp_path / "copy"  # another folder that holds a solution notebook of the same name
+    copy.mkdir()
+    (copy / WITH_EXERCISES[0].name).write_bytes(WITH_EXERCISES[0].read_bytes())
+    assert main(["assignments", str(copy), "--notebooks", str(folder)]) == 1
+    assert "holds solutions" in capsys.readouterr().err
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert (copy / WITH_EXERCISES[0].name).read_bytes() == WITH_EXERCISES[0].read_bytes()
+
+
+def test_writing_the_student_versions_again_replaces_them(student):
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["assignments", str(student)]) == 0

@@ -26,6 +26,7 @@ def run_check(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=600)
 
 
+@pytest.mark.slow
 def test_dry_run_writes_every_file_the_gpu_run_would(tmp_path):
     done = run_check("--dry-run", str(tmp_path / "out"))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -52,6 +53,7 @@ def test_dry_run_writes_every_file_the_gpu_run_would(tmp_path):
     assert (out / "course_last.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
 def test_without_a_gpu_it_says_so_in_one_line(tmp_path):
     done = run_check(str(tmp_path / "out"))

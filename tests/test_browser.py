@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a browser and two notebook servers: minutes
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "07_interactive_gaugan.ipynb"
 CHROMIUM = Path(os.environ.get("SPADE_LESSON_CHROMIUM", "/usr/bin/chromium"))

@@ -23,9 +23,9 @@ else:
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_SHIPPED_BYTES = 20 * 2**20
-# A one-step run (32 x 32, ngf 1) written by spade_lesson.training.loop before it was split into
-# config/trainer/checkpoints
-PRE_SPLIT = ROOT / "tests" / "data" / "pre_split_checkpoint.pt"
+# A one-step run (32 x 32, ngf 1) written by version 0.1.0's training loop, before it was split into config, trainer
+# and checkpoint file: checkpoints of that format must still load, sample and resume.
+CHECKPOINT_V0_1_0 = ROOT / "tests" / "data" / "checkpoint_v0_1_0.pt"
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def trainer_checkpoint(tmp_path_factory) -> tuple[Path, SPADETrainer, Landscapes
     torch.manual_seed(0)
     config = fast_config(use_vae=True, num_D=1, steps=1)
     dataset = Landscapes(size=32, length=2)
-    trainer = SPADETrainer(config, dataset.num_classes, (32, 32), torch.device("cpu"))
+    trainer = SPADETrainer(config, dataset.num_classes, torch.device("cpu"), (32, 32))
     trainer.step(torch.stack([dataset[i]["label"] for i in range(2)]),
                  torch.stack([dataset[i]["image"] for i in range(2)]))
     path = tmp_path_factory.mktemp("run") / "checkpoint.pt"
@@ -42,6 +42,7 @@ def trainer_checkpoint(tmp_path_factory) -> tuple[Path, SPADETrainer, Landscapes
     return path, trainer, dataset
 
 
+@pytest.mark.slow
 def test_load_networks_rebuilds_the_trainers_ema_generator_and_encoder(trainer_checkpoint):
     path, trainer, dataset = trainer_checkpoint
     nets = load_networks(path)
@@ -59,6 +60,7 @@ def test_load_networks_rebuilds_the_trainers_ema_generator_and_encoder(trainer_c
         assert torch.allclose(mu, trainer.encoder(image)[0], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_slim_copy_keeps_only_what_sampling_needs(trainer_checkpoint, tmp_path):
     path, _, dataset = trainer_checkpoint
     slim = slim_checkpoint(path, tmp_path / "slim.pt")
@@ -73,18 +75,21 @@ def test_a_slim_copy_keeps_only_what_sampling_needs(trainer_checkpoint, tmp_path
     assert [p.name for p in tmp_path.iterdir()] == ["slim.pt"]  # no temporary file left behind
 
 
-def test_a_checkpoint_written_before_the_split_loads_samples_and_resumes(tmp_path):
-    trainer, step = load_trainer(PRE_SPLIT)
-    nets = load_networks(PRE_SPLIT)
+@pytest.mark.slow
+def test_a_checkpoint_written_by_version_0_1_0_loads_samples_and_resumes(tmp_path):
+    trainer, step = load_trainer(CHECKPOINT_V0_1_0)
+    nets = load_networks(CHECKPOINT_V0_1_0)
     label = torch.stack([Landscapes(size=32)[i]["label"] for i in range(2)])
     with torch.no_grad():
         assert torch.allclose(nets.generator(one_hot(label, 9)), trainer.generate(label), atol=1e-6)
     assert step == 1
-    (tmp_path / "checkpoint.pt").write_bytes(PRE_SPLIT.read_bytes())
-    config = dataclasses.replace(saved_config(load_checkpoint(PRE_SPLIT)), out=str(tmp_path), steps=2, resume=True)
+    (tmp_path / "checkpoint.pt").write_bytes(CHECKPOINT_V0_1_0.read_bytes())
+    saved = saved_config(load_checkpoint(CHECKPOINT_V0_1_0))
+    config = dataclasses.replace(saved, out=str(tmp_path), steps=2, resume=True)
     assert train(config, progress=False).step == 2 and load_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
 
 
+@pytest.mark.slow
 def test_pick_checkpoint_prefers_a_training_run_and_falls_back_to_the_shipped_one(trainer_checkpoint, tmp_path):
     path = trainer_checkpoint[0]
     assert pick_checkpoint(tmp_path / "missing.pt", path) == path
@@ -102,6 +107,7 @@ def test_bad_checkpoints_get_one_line_errors(tmp_path):
         read_checkpoint(tmp_path / "other.pt")
 
 
+@pytest.mark.slow
 def test_the_shipped_checkpoint_is_small_safe_to_load_and_documented():
     assert SHIPPED.is_file() and SHIPPED.stat().st_size <= MAX_SHIPPED_BYTES
     torch.load(SHIPPED, weights_only=True)
@@ -120,3 +126,20 @@ def test_the_shipped_checkpoint_is_package_data():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     shipped = [p for pattern in package_data["spade_lesson"] for p in (ROOT / "spade_lesson").glob(pattern)]
     assert {SHIPPED, SHIPPED.with_suffix(".json"), SHIPPED.parent / "README.md"} <= set(shipped)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_load_networks_on_a_device_this_machine_lacks_is_one_line():
+    with pytest.raises(ValueError, match="device='cuda' is not available"):
+        load_networks(SHIPPED, device="cuda")
+
+
+def test_a_picture_passed_as_a_checkpoint_says_what_to_pass(tmp_path):
+    from spade_lesson.training.checkpoint_file import load_checkpoint
+
+    picture = tmp_path / "a.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(ValueError, match="a.png: not a readable spade-lesson checkpoint .*: pass the checkpoint.pt") \
+            as error:
+        load_checkpoint(picture)
+    assert "delete" not in str(error.value)

@@ -573,7 +573,7 @@ MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name 
      "C_in * k * k products"),
 ]
 
-ISSUE_13 = {  # the typical mistakes issue 13 names, and the checks that must recognise each
+TYPICAL_MISTAKES = {  # the mistakes learners most often make, and the check that must recognise each
     "missing `1 +`": checks.check_spade_forward,
     "a bilinear resize of the label map": checks.check_spade_forward,
     "instance norm instead of batch norm": checks.check_spade_forward,
@@ -624,8 +624,8 @@ def test_a_typical_mistake_is_named_and_the_first_verdict_does_not_give_the_form
     assert checks.FORMULAS[check.__name__] not in message
 
 
-def test_the_mistakes_issue_13_lists_are_recognised():
-    for name, check in ISSUE_13.items():
+def test_the_most_common_learner_mistakes_are_each_recognised_by_name():
+    for name, check in TYPICAL_MISTAKES.items():
         assert any(c is check and n == name for c, _, n in MISTAKES), name
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+from command_line import copy_run, refused, snapshot
 from PIL import Image
 
 from spade_lesson.cli import main
@@ -28,6 +29,7 @@ def one_thread() -> Any:
     torch.set_num_threads(threads)  # the demo sets its own thread count too
 
 
+@pytest.mark.slow
 def test_demo_writes_a_picture_and_says_where(tmp_path, capsys):
     out = tmp_path / "demo"
     for _ in range(2):  # a second demo into the same folder starts afresh
@@ -61,6 +63,7 @@ def test_demo_titles_are_drawn_above_their_columns():
         assert (band < 128).any()
 
 
+@pytest.mark.slow
 def test_demo_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -69,6 +72,7 @@ def test_demo_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("spade-lesson demo: error: out=") and "pick another --out" in err[0]
 
 
+@pytest.mark.slow
 def test_train_then_resume_continues_to_the_new_step_count(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert main(["train", *SMALL, "--steps", "2", "--out", out]) == 0
@@ -132,20 +136,45 @@ def test_train_options_are_made_from_the_settings_fields(capsys):
     assert "layers of each PatchGAN" in capsys.readouterr().out  # the help is the field's own
 
 
-def test_train_reads_a_cocostuff_folder_in_place_with_instance_edges_dontcare_crops_and_flips(tmp_path, capsys):
+@pytest.mark.slow
+def test_train_reads_a_cocostuff_folder_in_place_with_its_official_defaults_and_no_flags(tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).parent))
     from official_layouts import cocostuff
 
     root = cocostuff(tmp_path / "cocostuff")
     out = tmp_path / "run"
-    code = main(["train", *SMALL, "--dataset", str(root), "--steps", "2", "--out", str(out), "--preprocess-mode",
-                 "resize_and_crop", "--load-size", "40", "--flip", "--contain-dontcare-label", "--instance-edges"])
-    assert code == 0, capsys.readouterr().err
+    code = main(["train", "--preset", "cpu", "--dataset", str(root), "--steps", "1", "--batch", "1", "--ngf", "2",
+                 "--spade-hidden", "4", "--ndf", "2", "--n-layers-D", "1", "--num-D", "1", "--device", "cpu",
+                 "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
     saved = load_checkpoint(out / "checkpoint.pt")
     assert (saved["label_nc"], saved["semantic_nc"]) == (182, 184)  # COCO-Stuff's classes + don't care + edges
-    assert saved["config"]["preprocess_mode"] == "resize_and_crop" and saved["config"]["flip"] is True
+    config = saved["config"]
+    assert (config["preprocess_mode"], config["load_size"], config["size"], config["flip"]) == \
+        ("resize_and_crop", 286, 256, True)
+    line = next(line for line in captured.out.splitlines() if line.startswith("official COCO-Stuff defaults"))
+    assert f"the COCO-Stuff layout of {root}" in line and "contain_dontcare_label=True" in line \
+        and "no_instance=False" in line
 
 
+def test_a_flag_overrides_an_official_default_and_the_line_says_so(tmp_path, capsys):
+    sys.path.insert(0, str(Path(__file__).parent))
+    from official_layouts import cocostuff
+
+    root = cocostuff(tmp_path / "cocostuff")
+    out = tmp_path / "run"
+    code = main(["train", *SMALL, "--dataset", str(root), "--steps", "1", "--out", str(out), "--load-size", "40",
+                 "--no-instance", "--no-contain-dontcare-label", "--no-flip"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    saved = load_checkpoint(out / "checkpoint.pt")
+    assert (saved["label_nc"], saved["semantic_nc"]) == (182, 182)
+    assert saved["config"]["preprocess_mode"] == "resize_and_crop" and saved["config"]["flip"] is False
+    assert "your flags kept: contain_dontcare_label, flip, load_size, no_instance, size" in captured.out
+
+
+@pytest.mark.slow
 def test_the_demo_budget_counts_from_the_command_not_from_the_first_import(tmp_path, monkeypatch, capsys):
     import spade_lesson.cli as cli
 
@@ -153,3 +182,12 @@ def test_the_demo_budget_counts_from_the_command_not_from_the_first_import(tmp_p
     assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "1"]) == 0
     budget = int(re.search(r"steps or (-?\d+) s on", capsys.readouterr().out).group(1))
     assert 100 < budget <= 140  # DEMO_SECONDS less start-up and 10 s for the picture, not an hour less
+
+
+@pytest.mark.slow
+def test_demo_refuses_a_folder_holding_a_training_run(trained, tmp_path, capsys) -> None:
+    out = copy_run(trained, tmp_path)
+    before = snapshot(out)
+    refused(capsys, "demo", "--out", out, "--steps", "1", parts=(str(out), "--out"))
+    assert snapshot(out) == before
+

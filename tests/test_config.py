@@ -87,3 +87,32 @@ def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path):
     cpuinfo.write_text("flags\t\t: fpu avx2 avx512f\n")
     assert not cpu_has_bf16(cpuinfo)
     assert not cpu_has_bf16(tmp_path / "missing")  # no /proc (macOS, Windows): float32
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"steps": 2.5}, r"steps=2.5 \(--steps\) must be a whole number"),
+    ({"size": "64"}, r"size='64' \(--size\) must be a whole number"),
+    ({"batch_size": True}, r"batch_size=True \(--batch\) must be a whole number"),
+    ({"lambda_feat": -10.0}, r"lambda_feat=-10.0 \(--lambda-feat\) must be at least 0"),
+    ({"lambda_feat": float("nan")}, r"lambda_feat=nan \(--lambda-feat\) must be a finite number"),
+    ({"lambda_kld": float("inf")}, r"lambda_kld=inf \(--lambda-kld\) must be a finite number"),
+    ({"max_seconds": float("nan")}, r"max_seconds=nan \(--max-minutes\) must be a finite number"),
+    ({"lr_G": float("nan")}, r"lr_G=nan \(--lr-G\) must be a finite number"),
+    ({"lr_D": 0.0}, r"lr_D=0.0 \(--lr-D\) must be positive"),
+    ({"beta2": 1.0}, r"beta2=1.0 \(--beta2\) must be below 1"),
+    ({"seed": -1}, r"seed=-1: pass a whole number from 0 to 2\*\*32 - 1"),
+    ({"seed": 2**40}, r"seed=1099511627776: pass a whole number"),
+    ({"dataset": None}, r"dataset=None \(--dataset\) must be a str"),
+    ({"aspect_ratio": 1e-300}, r"aspect_ratio=1e-300 \(--aspect-ratio\): width / height must be between"),
+])
+def test_every_setting_is_checked_for_its_type_and_range(settings, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**settings)
+
+
+def test_the_command_line_names_the_flag_of_a_bad_value(capsys):
+    from spade_lesson.cli import main
+
+    assert main(["train", "--lr-G", "nan", "--steps", "1"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "(--lr-G) must be a finite number" in error

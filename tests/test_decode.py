@@ -72,3 +72,9 @@ def test_label_ids_checked_and_instance_ids_kept(tmp_path: Path) -> None:
     ids = np.array([[0, 26001], [26002, 7]], dtype=np.uint16)  # Cityscapes-style ids past 255, a 16-bit PNG
     Image.fromarray(ids).save(tmp_path / "i.png")
     assert read_instance(tmp_path / "i.png").tolist() == ids.tolist()
+
+
+def test_a_16_bit_gray_image_is_scaled_not_clipped_to_white(tmp_path: Path) -> None:
+    path = tmp_path / "gray16.png"
+    Image.fromarray(np.array([[0, 32768, 65535]], dtype=np.uint16)).save(path)
+    assert np.asarray(read_image(path))[0, :, 0].tolist() == [0, 128, 255]

@@ -72,6 +72,7 @@ def test_patch_logits_depend_on_the_label_map() -> None:
     assert not torch.allclose(logits_a, logits_b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [(32, 32), (48, 48), (64, 64)])
 def test_check_depth_refuses_exactly_the_num_D_that_torch_cannot_run(size):
     for num_D in range(1, 9):
@@ -99,6 +100,7 @@ def test_check_depth_names_the_deepest_patchgan_whose_layers_still_shrink_the_ma
 
 
 @pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
+@pytest.mark.slow
 def test_a_segmap_with_the_image_gives_the_dense_pairs_features_and_gradients() -> None:
     torch.manual_seed(0)
     label = torch.randint(6, (2, 32, 32))

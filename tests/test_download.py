@@ -616,3 +616,130 @@ def test_bad_usage_is_one_line_and_exit_2(argv, named, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.count("\n") == 1 and named in err and "spade-lesson download" in err
+
+
+# ---------------------------------------------------------------- hostile servers: every long wait has a bound
+
+
+class _Hostile(BaseHTTPRequestHandler):
+    """/huge: a 10 GB Content-Length; /endless: a body without end; /trickle: a byte per 0.1 s; /silent: headers, then
+    nothing; /gzip: Content-Encoding gzip; /html: a web page; /loop: a redirect to itself."""
+
+    def do_GET(self) -> None:
+        import time
+
+        self.server.requests.append(self.path)
+        if self.path == "/loop":
+            self.send_response(302)
+            self.send_header("Location", "/loop")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self.send_response(200)
+        if self.path == "/huge":
+            self.send_header("Content-Length", str(10 * 10**9))
+        if self.path == "/gzip":
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        try:
+            if self.path in ("/endless", "/huge"):
+                while not self.server.stopping:
+                    self.wfile.write(bytes(64 * 1024))
+            elif self.path == "/trickle":
+                while not self.server.stopping:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.1)
+            elif self.path == "/silent":
+                while not self.server.stopping:
+                    time.sleep(0.05)
+            elif self.path == "/html":
+                self.wfile.write(b"<!DOCTYPE html>\n<html><body>Please log in</body></html>\n")
+            else:
+                self.wfile.write(b"\x1f\x8b" + bytes(100))
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep the test output quiet."""
+
+
+@pytest.fixture
+def hostile(monkeypatch):
+    """A hostile server, with the bounds shrunk to fractions of a second and two attempts."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Hostile)
+    httpd.requests, httpd.stopping, httpd.daemon_threads = [], False, True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    monkeypatch.setattr(fetch, "MAX_BYTES", 2**20)
+    monkeypatch.setattr(fetch, "TIMEOUT_S", 0.5)
+    monkeypatch.setattr(fetch, "STALL_S", 0.5)
+    monkeypatch.setattr(fetch, "RETRIES", 2)
+    yield httpd
+    httpd.stopping = True
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("path, message", [
+    ("/huge", "the server announces 10000000000 bytes, more than the 0.000977 GiB"),
+    ("/endless", "the server sent more than 1048576 bytes; deleted the partial file"),
+    ("/trickle", "the transfer stalled"),
+    ("/silent", "timed out"),
+    ("/gzip", "the server compressed the transfer (Content-Encoding: gzip)"),
+    ("/html", "a web page (HTML), not an archive"),
+    ("/loop", "HTTP 302"),
+])
+def test_hostile_servers_end_in_one_line_within_a_bound_and_leave_no_part(hostile, tmp_path, capsys, path, message):
+    import time
+
+    start = time.perf_counter()
+    status, _, err = _run("--url", _url(hostile, path), "--name", "mine", "--root", str(tmp_path), capsys=capsys)
+    assert time.perf_counter() - start < 20
+    assert status == 1 and message in _error_line(err), err
+    downloads = tmp_path / "downloads"
+    leftovers = [p.name for p in downloads.iterdir()] if downloads.exists() else []
+    assert path in ("/trickle", "/silent") or leftovers == []  # a stalled .part is kept: the next run resumes it
+
+
+def test_a_url_without_a_scheme_is_one_line_and_never_retried(tmp_path, capsys):
+    status, _, err = _run("--url", "example.org/mine.zip", "--name", "mine", "--root", str(tmp_path), capsys=capsys)
+    assert status == 1 and "is not an http:// or https:// address" in _error_line(err)
+    assert "retry" not in err
+
+
+def test_a_full_disk_names_the_file_and_deletes_the_part(server, tmp_path, capsys, monkeypatch):
+    import errno
+
+    class FullDisk:
+        def __init__(self, **kwargs):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def update(self, n):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    server.files["/mine.zip"] = _zip(_custom_entries())
+    monkeypatch.setattr(fetch, "tqdm", FullDisk)
+    status, _, err = _run("--url", _url(server, "/mine.zip"), "--name", "mine", "--root", str(tmp_path),
+                          capsys=capsys)
+    line = _error_line(err)
+    assert status == 1 and "disk full while writing" in line and "mine.zip.part: deleted it" in line
+    assert list((tmp_path / "downloads").iterdir()) == []
+
+
+def test_a_fake_cityscapes_zip_is_one_line(tmp_path, capsys):
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "leftImg8bit_trainvaltest.zip").write_bytes(b"PK\x03\x04" + bytes(200))
+    (local / "gtFine_trainvaltest.zip").write_bytes(b"not a zip at all\nsecond line\n")
+    status, _, err = _run("cityscapes", "--local", str(local), "--root", str(tmp_path / "root"), capsys=capsys)
+    line = _error_line(err)
+    assert status == 1 and "not a complete zip or tar archive" in line and "download" in line
+    assert "\n- method" not in err

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from spade_lesson.models.encoder import ConvEncoder, reparameterize
 
 
+@pytest.mark.slow
 def test_mu_logvar_shapes_for_any_input_size() -> None:
     encoder = ConvEncoder(ngf=4, z_dim=16)
     for size in (64, 256):
@@ -26,6 +27,7 @@ def test_official_layer_names() -> None:
     assert keys == expected
 
 
+@pytest.mark.slow
 def test_images_are_resized_to_256_bilinearly_first() -> None:
     torch.manual_seed(0)
     encoder = ConvEncoder(ngf=2, z_dim=8).eval()

@@ -176,6 +176,7 @@ def test_offline_is_one_line_and_none(tmp_path, monkeypatch, capsys) -> None:
                                        " FID skipped\n")
 
 
+@pytest.mark.slow
 def test_torchvision_weights_give_2048_pool_features() -> None:
     from torchvision.models import inception_v3
 

@@ -304,6 +304,7 @@ def test_worker_error_surfaces_as_the_original_line(prepared: Path) -> None:
                                "ids are 0..2 (255 = don't care)"
 
 
+@pytest.mark.slow
 def test_instances_and_dont_care_in_items(prepared: Path) -> None:
     instances = prepared / "train" / "instances"
     instances.mkdir()
@@ -335,3 +336,9 @@ def test_preprocess_through_load_dataset(prepared: Path) -> None:
     with pytest.raises(ValueError) as error:
         load_dataset("landscapes", preprocess=preprocess)
     one_line_error(error, "landscapes", "fixed")
+
+
+@pytest.mark.parametrize("name", [None, 3, ["landscapes"]])
+def test_load_dataset_of_something_not_a_name_is_one_line(name):
+    with pytest.raises(ValueError, match="load_dataset: name=.*; pass 'landscapes', a prepared dataset's name"):
+        load_dataset(name)

@@ -22,6 +22,7 @@ def _semantic(n: int, classes: int, height: int, width: int) -> torch.Tensor:
     return F.one_hot(label, classes).permute(0, 3, 1, 2).float()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("mode", "crop_size", "start"), [("normal", 64, 2), ("more", 128, 2), ("most", 256, 2)])
 def test_output_shapes_and_official_block_names(mode: str, crop_size: int, start: int) -> None:
     generator = SPADEGenerator(semantic_nc=5, num_upsampling_layers=mode, crop_size=crop_size, **SMALL)
@@ -47,6 +48,7 @@ def test_aspect_ratio_two_gives_wide_images() -> None:
     assert latent_size(512, 2.0, "normal") == (8, 16)
 
 
+@pytest.mark.slow
 def test_label_map_input_starts_from_a_conv_on_the_downsampled_map() -> None:
     generator = SPADEGenerator(semantic_nc=4, crop_size=64, **SMALL)
     assert isinstance(generator.fc, nn.Conv2d) and generator.fc.in_channels == 4
@@ -55,6 +57,7 @@ def test_label_map_input_starts_from_a_conv_on_the_downsampled_map() -> None:
     assert torch.equal(generator(semantic), generator(semantic))
 
 
+@pytest.mark.slow
 def test_vae_path_samples_z_when_none_and_uses_the_given_z() -> None:
     torch.manual_seed(0)
     generator = SPADEGenerator(semantic_nc=4, crop_size=64, use_vae=True, z_dim=16, **SMALL).eval()
@@ -118,6 +121,7 @@ def test_resblock_with_zero_residual_branch_is_the_identity() -> None:
     assert torch.equal(block(x, _semantic(2, 3, 5, 5)), x)
 
 
+@pytest.mark.slow
 def test_resblock_matches_its_definition() -> None:
     torch.manual_seed(0)
     block = SPADEResnetBlock(6, 3, semantic_nc=3, spade_hidden=4, spectral=False, param_free_norm="instance")
@@ -129,6 +133,7 @@ def test_resblock_matches_its_definition() -> None:
 
 
 @pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
+@pytest.mark.slow
 def test_a_segmap_gives_the_one_hot_maps_image_and_gradients() -> None:
     label = torch.randint(6, (2, 64, 64), generator=torch.Generator().manual_seed(1))
     label[0, :5] = 255  # don't care: all-zero one-hot vectors
@@ -148,6 +153,7 @@ def test_a_segmap_gives_the_one_hot_maps_image_and_gradients() -> None:
         torch.testing.assert_close(lookup, plain, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lookup", [False, True])
 def test_the_label_map_is_resized_once_per_resolution(monkeypatch: pytest.MonkeyPatch, lookup: bool) -> None:
     interpolate, sizes = F.interpolate, []

@@ -50,6 +50,7 @@ def test_each_layer_gets_exactly_torchs_draw_for_the_official_rule(init_type: st
         assert torch.all(layer.bias == 0)
 
 
+@pytest.mark.slow
 def test_xavier_statistics_of_the_whole_generator_match_the_formula() -> None:
     torch.manual_seed(0)
     generator = init_weights(SPADEGenerator(semantic_nc=6, ngf=8, crop_size=64, use_vae=True, z_dim=16))
@@ -76,6 +77,7 @@ def test_batchnorm_scales_are_normal_around_one_and_shifts_zero() -> None:
     assert float(convs.std()) == pytest.approx(0.1, rel=0.01)  # "normal": N(0, gain^2) whatever the fans
 
 
+@pytest.mark.slow
 def test_orthogonal_kaiming_and_none() -> None:
     torch.manual_seed(0)
     encoder = init_weights(ConvEncoder(ngf=4, z_dim=8), init_type="orthogonal", gain=0.3)
@@ -92,6 +94,7 @@ def test_orthogonal_kaiming_and_none() -> None:
     assert torch.equal(conv.weight, before) and torch.all(conv.bias == 0)
 
 
+@pytest.mark.slow
 def test_spade_starts_as_its_param_free_norm() -> None:
     torch.manual_seed(0)
     generator = init_weights(SPADEGenerator(semantic_nc=6, ngf=8, crop_size=64))
@@ -124,6 +127,7 @@ def _standardized(state: dict[str, torch.Tensor], gain: float = 0.02) -> tuple[t
     return torch.cat(weights), torch.cat(biases)
 
 
+@pytest.mark.slow
 def test_our_networks_start_where_the_official_reference_networks_start() -> None:
     reference = torch.load(REFERENCE, weights_only=True)
     options = reference["options"]
@@ -137,6 +141,7 @@ def test_our_networks_start_where_the_official_reference_networks_start() -> Non
             assert float(weights.std()) == pytest.approx(1.0, abs=0.01) and float(biases.abs().max()) == 0.0
 
 
+@pytest.mark.slow
 def test_an_official_initialized_generator_outputs_at_the_official_scale() -> None:
     reference = torch.load(REFERENCE, weights_only=True)
     options = reference["options"]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from one_line import one_line
 
 from spade_lesson.course.labelmap import LabelMap
 
@@ -214,3 +216,42 @@ def test_bad_construction_raises_one_line_errors(kwargs, message):
 def test_from_array_refuses_a_map_that_is_not_2d():
     with pytest.raises(ValueError, match="2-D"):
         LabelMap.from_array(np.zeros((1, 4, 4), dtype=np.uint8), num_classes=2)
+
+
+# ---- values beyond any sensible size ----
+
+def test_brush_size_inf_is_refused_and_the_map_is_unchanged() -> None:
+    labels = LabelMap(8, 8, 3)
+    with pytest.raises(ValueError) as error:
+        labels.stroke([(1, 1)], class_id=1, size=float("inf"))
+    one_line(str(error.value), "size=inf", "finite")
+    assert (labels.ids == 0).all() and labels.version == 0
+
+
+def test_brush_size_10_to_the_400_paints_the_whole_map_in_one_undo_step() -> None:
+    labels = LabelMap(8, 8, 3)
+    assert labels.stroke([(-5, -5)], class_id=1, size=10**400) == 64
+    assert (labels.ids == 1).all()
+    assert labels.undo() and (labels.ids == 0).all()
+
+
+def test_a_label_map_too_large_for_memory_is_refused_before_allocating() -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as error:
+            LabelMap(10**5, 10**5, 9)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    one_line(str(error.value), "100000 x 100000", str(4096 * 4096))
+    assert peak < 2**20  # not the 10 GB the map would take
+    assert LabelMap(4096, 4096, 9).ids.shape == (4096, 4096)  # the largest allowed still works
+
+
+def test_a_long_stroke_of_a_huge_brush_on_the_largest_map_is_quick():
+    import time
+
+    labels = LabelMap(4096, 4096, num_classes=3)
+    start = time.perf_counter()
+    assert labels.stroke([[20 * k % 4096, 15 * k % 4096] for k in range(200)], 1, 10**6) == 4096 * 4096
+    assert time.perf_counter() - start < 10  # 98 s before: every segment measured every pixel

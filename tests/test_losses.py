@@ -86,6 +86,7 @@ def test_kl_divergence_by_hand():
     assert losses.kl_divergence(mu, logvar).item() == pytest.approx(expected)
 
 
+@pytest.mark.slow
 def test_vgg_loss_matches_torchvision_relu_layers():
     torch.manual_seed(0)
     features = vgg19(weights=None).features.eval()
@@ -105,6 +106,7 @@ def test_vgg_loss_matches_torchvision_relu_layers():
     assert not any(p.requires_grad for p in loss.parameters())
 
 
+@pytest.mark.slow
 def test_vgg_trunk_takes_the_feature_weights_of_a_torchvision_state_dict():
     full = vgg19(weights=None).state_dict()
     trunk = losses._vgg19_trunk(full)

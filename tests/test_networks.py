@@ -27,12 +27,13 @@ def test_the_networks_follow_the_config():
     assert build_networks(fast_config(size=64), 9, image_size=(64, 128))["G"].output_size == (64, 128)
 
 
+@pytest.mark.slow
 def test_the_trainer_builds_its_networks_with_the_same_builder():
     config = fast_config(use_vae=True)
     torch.manual_seed(0)
     built = build_networks(config, 9)
     torch.manual_seed(0)
-    trainer = SPADETrainer(config, 9)
+    trainer = SPADETrainer(config, 9, torch.device("cpu"))
     for key, module in trainer.networks().items():
         reference = built["G" if key == "EMA" else key].state_dict()
         assert all(torch.equal(a, b) for a, b in zip(reference.values(), module.state_dict().values())), key

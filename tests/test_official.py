@@ -41,6 +41,7 @@ def _write_opt_txt(options: dict, path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_generator_reproduces_the_official_fake_image(reference: dict) -> None:
     generator = official.load("G", reference["G_state_dict"], reference["options"])
     with torch.no_grad():
@@ -49,6 +50,7 @@ def test_generator_reproduces_the_official_fake_image(reference: dict) -> None:
     assert (fake - reference["outputs"]["fake"]).abs().max().item() < 1e-5
 
 
+@pytest.mark.slow
 def test_discriminator_reproduces_the_official_logits_and_feature_shapes(reference: dict) -> None:
     discriminator = official.load("D", reference["D_state_dict"], reference["options"])
     with torch.no_grad():
@@ -61,6 +63,7 @@ def test_discriminator_reproduces_the_official_logits_and_feature_shapes(referen
 
 
 @pytest.mark.usefixtures("lookups_always")  # tests/conftest.py
+@pytest.mark.slow
 def test_the_lookup_path_reproduces_the_official_networks(reference: dict) -> None:
     segmap = SegMap.from_labels(reference["inputs"]["label"], reference["options"]["label_nc"])
     generator = official.load("G", reference["G_state_dict"], reference["options"])
@@ -73,11 +76,13 @@ def test_the_lookup_path_reproduces_the_official_networks(reference: dict) -> No
         assert (scale - expected).abs().max().item() < 1e-5
 
 
+@pytest.mark.slow
 def test_load_returns_eval_mode_networks(reference: dict) -> None:
     generator = official.load("G", reference["G_state_dict"], reference["options"])
     assert not any(module.training for module in generator.modules())
 
 
+@pytest.mark.slow
 def test_opt_txt_gives_the_same_networks(reference: dict, tmp_path: Path) -> None:
     opt_txt = _write_opt_txt(reference["options"], tmp_path / "opt.txt")
     parsed = official.read_options(opt_txt)
@@ -123,10 +128,11 @@ def test_bad_norms_and_kinds_are_clear() -> None:
         official.parse_nonspade_norm("spectralgroup", "norm_D")
     with pytest.raises(ValueError, match="G, D, E"):
         official.network_arguments("F", {"label_nc": 3})
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="label_nc='twelve' must be an integer from 1 to 4096"):
         official.resolve_options({"label_nc": "twelve"})
 
 
+@pytest.mark.slow
 def test_general_options_build_matching_networks() -> None:
     options = {"label_nc": 4, "no_instance": True, "ngf": 4, "crop_size": 256, "aspect_ratio": 2.0,
                "num_upsampling_layers": "more", "norm_G": "spadeinstance5x5", "use_vae": True, "z_dim": 32}
@@ -149,8 +155,10 @@ def test_key_mismatches_are_listed(reference: dict) -> None:
     state["extra.weight"] = torch.zeros(1)
     with pytest.raises(ValueError, match=r"missing keys \[conv_img.bias\], unexpected keys \[extra.weight\]"):
         official.load("G", state, reference["options"])
-    with pytest.raises(ValueError, match="does not fit the options"):
+    with pytest.raises(ValueError, match="the options describe an official G of .* parameters but the checkpoint"):
         official.load("G", reference["G_state_dict"], {**reference["options"], "ngf": 16})
+    with pytest.raises(ValueError, match="does not fit the options"):  # as many values, other shapes
+        official.load("G", reference["G_state_dict"], {**reference["options"], "ngf": 2})
 
 
 def test_checkpoint_file_errors(tmp_path: Path, reference: dict) -> None:
@@ -166,6 +174,7 @@ def test_checkpoint_file_errors(tmp_path: Path, reference: dict) -> None:
         official.load("G", not_state, reference["options"])
 
 
+@pytest.mark.slow
 def test_sample_writes_the_official_generators_images(reference: dict, tmp_path: Path) -> None:
     checkpoint = tmp_path / "latest_net_G.pth"
     torch.save(reference["G_state_dict"], checkpoint)
@@ -186,6 +195,7 @@ def test_sample_writes_the_official_generators_images(reference: dict, tmp_path:
         assert np.abs(written - expected[i]).max() <= 0.51
 
 
+@pytest.mark.slow
 def test_sample_with_instance_maps(tmp_path: Path) -> None:
     options = {"label_nc": 3, "no_instance": False, "ngf": 2, "crop_size": 32, "norm_G": "spectralspadebatch3x3"}
     generator = SPADEGenerator(**official.network_arguments("G", options))
@@ -203,6 +213,7 @@ def test_sample_with_instance_maps(tmp_path: Path) -> None:
         assert written.size == (32, 32)
 
 
+@pytest.mark.slow
 def test_sample_errors_are_one_line(reference: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     opt_txt = _write_opt_txt(reference["options"], tmp_path / "opt.txt")
     rgb = tmp_path / "rgb.png"
@@ -228,3 +239,35 @@ def test_sample_refuses_a_bad_device(reference: dict, tmp_path: Path, capsys: py
     assert main(["sample", "--checkpoint", str(tmp_path / "G.pth"), "--opt", str(opt_txt), "--labels",
                                  str(tmp_path / "a.png"), "--out", str(tmp_path / "out"), "--device", "gpu"]) == 1
     assert "device='gpu' is not a torch device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"label_nc": 10**9}, "label_nc=1000000000 must be an integer from 1 to 4096"),
+    ({"ngf": 3 * 10**9}, "ngf=3000000000 must be an integer from 1 to 1024"),
+    ({"z_dim": 10**10}, "z_dim=10000000000 must be an integer"),
+    ({"crop_size": 10**9}, "crop_size=1000000000 must be an integer"),
+    ({"aspect_ratio": 1e-300}, "aspect_ratio=1e-300 must be a positive number .* between 1/8 and 8"),
+    ({"norm_G": [1, 2]}, r"norm_G=\[1, 2\] must be a name such as 'spectralspadesyncbatch3x3'"),
+    ({"norm_E": 5}, "norm_E=5 must be a name such as 'spectralinstance'"),
+])
+def test_options_that_would_allocate_without_bound_or_crash_are_one_line(options, message):
+    with pytest.raises(ValueError, match=message):
+        official.resolve_options(options)
+
+
+def test_options_that_are_not_a_mapping_and_a_binary_opt_file_are_one_line(tmp_path):
+    with pytest.raises(ValueError, match="official options are a list: pass a dict"):
+        official.resolve_options([("ngf", 4)])
+    binary = tmp_path / "latest_net_G.pth"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError, match="latest_net_G.pth: not a text file of options .* pass the opt.txt"):
+        official.read_options(binary)
+
+
+def test_a_network_larger_than_the_checkpoint_is_refused_before_it_is_built(reference, monkeypatch):
+    built = []
+    monkeypatch.setattr(official, "SPADEGenerator", lambda **kwargs: built.append(torch.get_default_device()) or
+                        torch.nn.Linear(1, 10**4))
+    with pytest.raises(ValueError, match="parameters but the checkpoint holds"):
+        official.load("G", {"w": torch.zeros(3)}, reference["options"])
+    assert built == [torch.device("meta")]

@@ -97,3 +97,27 @@ def test_missing_partner_in_an_official_layout(tmp_path: Path) -> None:
     with pytest.raises(ValueError) as error:
         load_dataset(str(root))
     assert "train_inst/" in str(error.value) and "000000000025" in str(error.value)
+
+
+def test_ade20k_annotations_saved_as_16_bit_pngs_still_go_through_the_class_table(tmp_path: Path) -> None:
+    import numpy as np
+    from official_layouts import ids_png
+
+    root = ade20k(tmp_path / "ade")
+    annotation = root / "ADEChallengeData2016" / "annotations" / "training" / "ADE_train_00000001.png"
+    ids_png(annotation, [0, 1, 150, 2], dtype=np.uint16)
+    dataset = load_dataset(str(root), split="train", size=SHAPE)
+    assert dataset[0]["label"].flatten()[:4].tolist() == [255, 0, 149, 1]  # as the 8-bit file
+    ids_png(annotation, [0, 1, 300, 2], dtype=np.uint16)
+    with pytest.raises(ValueError, match="label value 300 is not an id of this dataset's layout"):
+        load_dataset(str(root), split="train", size=SHAPE)[0]
+
+
+def test_cityscapes_one_stem_in_two_city_folders_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    root = cityscapes(tmp_path / "cityscapes")
+    for kind in ("leftImg8bit", "gtFine"):
+        shutil.copytree(root / kind / "val" / "frankfurt", root / kind / "val" / "munster")
+    with pytest.raises(ValueError, match="have the same stem 'frankfurt_000000_000019' in two city folders"):
+        load_dataset(str(root), split="val", size=SHAPE)

@@ -90,6 +90,7 @@ def test_probe_errors_are_clear() -> None:
         fit_probe(one_hot(train, K), train, one_hot(train, K), train, 3)
 
 
+@pytest.mark.slow
 def test_instance_norm_washes_out_uniform_maps_and_spade_keeps_them() -> None:
     # the paper's Sec. 3 argument: a uniform map through conv + InstanceNorm gives zero whatever the class
     uniform = torch.arange(K).reshape(K, 1, 1).expand(K, 8, 8)
@@ -120,6 +121,7 @@ def test_stack_shapes_and_unknown_norm() -> None:
         ConvNormStack(K, "weight")
 
 
+@pytest.mark.slow
 def test_washout_sweep_probes_every_norm_count_and_layer() -> None:
     kwargs = dict(num_classes=4, size=8, n_train=12, n_test=6, width=8, depth=2)
     results = washout_sweep(["instance", "spade"], [1, 2], **kwargs)
@@ -130,6 +132,7 @@ def test_washout_sweep_probes_every_norm_count_and_layer() -> None:
     assert washout_sweep(["instance"], [2], **kwargs)["instance", 2] == results["instance", 2]
 
 
+@pytest.mark.slow
 def test_plot_washout_draws_each_norm_against_classes_and_depth(monkeypatch: pytest.MonkeyPatch) -> None:
     import matplotlib
     matplotlib.use("Agg")

@@ -19,6 +19,7 @@ def test_kid_matches_the_unbiased_estimator_written_out():
     assert kid(a, b) == pytest.approx(float(within_a + within_b - 2 * across) * 1000, rel=1e-9)
 
 
+@pytest.mark.slow
 def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     torch.manual_seed(0)
     same = kid(torch.randn(400, 8), torch.randn(400, 8))
@@ -26,12 +27,14 @@ def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     assert abs(same) < 0.05 * shifted and shifted > 0
 
 
+@pytest.mark.slow
 def test_judge_features_are_per_level_means_and_stds():
     judge = UNet(num_classes=3, width=4, depth=2)
     features = judge_features(judge, torch.rand(6, 3, 16, 16) * 2 - 1, batch_size=4)
     assert features.shape == (6, 2 * (4 + 8 + 16)) and judge.training  # the judge's mode is left as it was
 
 
+@pytest.mark.slow
 def test_realism_ranks_flat_pictures_away_from_textured_ones():
     torch.manual_seed(0)
     judge = UNet(num_classes=3, width=4, depth=2)

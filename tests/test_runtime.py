@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 
 import numpy as np
 import pytest
@@ -117,6 +118,7 @@ def test_fewer_processes_than_gpus_is_a_note_from_the_first_rank(monkeypatch, ca
 
 def test_the_process_group_starts_on_this_rank_gpu(monkeypatch):
     current = fake_gpus(monkeypatch, 2, local_rank=1, processes=2)
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "test")  # as torchrun sets it
     backends = []
     monkeypatch.setattr(dist, "is_initialized", lambda: False)
     monkeypatch.setattr(dist, "init_process_group", backends.append)
@@ -128,3 +130,44 @@ def test_the_process_group_starts_on_this_rank_gpu(monkeypatch):
     with pytest.raises(ValueError, match="has no GPU index"):
         ddp_device_ids(torch.device("cuda"))
     assert ddp_device_ids(torch.device("cpu")) is None
+
+
+def test_leftover_distributed_variables_without_torchrun_wait_a_bounded_time_then_say_so(monkeypatch, capsys):
+    import time
+
+    from spade_lesson.runtime import machine
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.delenv("TORCHELASTIC_RUN_ID", raising=False)
+    monkeypatch.setattr(machine, "RENDEZVOUS_S", 1.0)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port))
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match="the other processes did not meet at 127.0.0.1:.* within 1 s .*: unset"):
+        init_distributed(torch.device("cpu"))
+    assert time.perf_counter() - start < 15
+    assert "waiting up to 1 s for the others" in capsys.readouterr().err
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(ValueError, match="WORLD_SIZE='two' is not a whole number >= 1: unset it"):
+        init_distributed(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("value", ["abc", "-3", "0"])
+def test_a_bad_thread_count_in_the_environment_names_the_variable(monkeypatch, value):
+    from spade_lesson.cli.ablate import cpu_threads
+
+    monkeypatch.setenv("OMP_NUM_THREADS", value)
+    with pytest.raises(ValueError, match=f"OMP_NUM_THREADS='{value}' is not a whole number >= 1"):
+        cpu_threads()
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2.5, "0", True])
+def test_seeds_out_of_range_name_the_seed(seed):
+    from spade_lesson.runtime.machine import seed_everything
+
+    with pytest.raises(ValueError, match="seed=.*: pass a whole number from 0 to 2\\*\\*32 - 1 \\(--seed"):
+        seed_everything(seed)

@@ -40,6 +40,7 @@ def _pixels(path: Path) -> np.ndarray:
         return np.asarray(image.convert("RGB")).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_the_style_of_an_image_is_the_encoders_mean_code_and_shows(scene, tmp_path, capsys) -> None:
     assert main(["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--style",
                  str(scene["photo0"]), "--out", str(tmp_path / "a")]) == 0
@@ -58,6 +59,7 @@ def test_the_style_of_an_image_is_the_encoders_mean_code_and_shows(scene, tmp_pa
     assert distance["a", "photo0"] < distance["a", "photo5"] and distance["b", "photo5"] < distance["b", "photo0"]
 
 
+@pytest.mark.slow
 def test_n_random_styles_per_map_are_different_and_repeatable(scene, tmp_path) -> None:
     arguments = ["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--styles", "3"]
     assert main([*arguments, "--out", str(tmp_path / "a")]) == 0
@@ -69,8 +71,9 @@ def test_n_random_styles_per_map_are_different_and_repeatable(scene, tmp_path) -
     assert np.array_equal(_pixels(tmp_path / "b" / "map_style1.png"), images[1])
 
 
+@pytest.mark.slow
 def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, capsys) -> None:
-    trainer = SPADETrainer(fast_config(size=64), 9)  # no style encoder (use_vae False)
+    trainer = SPADETrainer(fast_config(size=64), 9, torch.device("cpu"))  # no style encoder (use_vae False)
     save_checkpoint(tmp_path / "checkpoint.pt", trainer, 0)
     common = ["sample", "--labels", str(scene["map"]), "--out", str(tmp_path / "out")]
     assert main([*common, "--checkpoint", str(tmp_path / "checkpoint.pt"), "--styles", "2"]) == 1
@@ -79,13 +82,14 @@ def test_styles_without_an_encoder_and_bad_values_are_one_line(scene, tmp_path, 
     plain = ["sample", "--labels", str(scene["map"]), "--out", str(tmp_path / "plain")]
     assert main([*plain, "--checkpoint", str(tmp_path / "checkpoint.pt")]) == 0  # plain sampling works
     assert main([*common, "--checkpoint", str(SHIPPED), "--styles", "0"]) == 1
-    assert "--styles 0: draw at least 1 style per map" in capsys.readouterr().err
+    assert "--styles 0: draw 1 to 1000 styles per map" in capsys.readouterr().err
     assert main([*common, "--checkpoint", str(SHIPPED), "--style", str(tmp_path / "nope.jpg")]) == 1
     assert f"style image {tmp_path / 'nope.jpg'} not found" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: the two are exclusive
         main([*common, "--checkpoint", str(SHIPPED), "--style", str(scene["photo0"]), "--styles", "2"])
 
 
+@pytest.mark.slow
 def test_an_official_vae_draws_in_an_images_style_with_its_encoder(scene, tmp_path, capsys) -> None:
     options = {"label_nc": 9, "no_instance": True, "ngf": 4, "crop_size": 64, "use_vae": True, "z_dim": 8,
                "norm_G": "spectralspadebatch3x3"}
@@ -106,3 +110,23 @@ def test_an_official_vae_draws_in_an_images_style_with_its_encoder(scene, tmp_pa
         expected = ((generator.eval()(one_hot(Landscapes(size=64, length=1)[0]["label"][None], 9), mu)[0] + 1)
                     * 127.5).permute(1, 2, 0).numpy()
     assert np.abs(_pixels(tmp_path / "out" / "map.png") - expected).max() <= 0.51
+
+
+def test_ten_million_styles_are_refused_at_once(scene, tmp_path, capsys) -> None:
+    import time
+
+    start = time.perf_counter()
+    assert main(["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--out", str(tmp_path),
+                 "--styles", str(10**7)]) == 1
+    assert time.perf_counter() - start < 5 and "--styles 10000000: draw 1 to 1000" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_instance_map_of_another_size_than_its_label_map_is_refused(scene, tmp_path, capsys) -> None:
+    small = tmp_path / "instance.png"
+    Image.fromarray(np.zeros((32, 32), dtype=np.uint8)).save(small)
+    assert main(["sample", "--checkpoint", str(SHIPPED), "--labels", str(scene["map"]), "--instances", str(small),
+                 "--out", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert f"instance map {small} is 32x32 but its label map {scene['map']} is 64x64" in error
+    assert error.count("\n") == 1 and not (tmp_path / "out").exists()

@@ -26,6 +26,7 @@ def test_unet_keeps_the_resolution_and_refuses_sizes_it_cannot_halve() -> None:
         net(torch.zeros(1, 3, 18, 16))
 
 
+@pytest.mark.slow
 def test_a_tiny_unet_overfits_two_label_maps(maps: Landscapes) -> None:
     net = train_segmenter(maps, steps=100, batch_size=4, width=8, depth=2, lr=1e-2, cache_dir=None, progress=False)
     scores = ceiling(maps, net)
@@ -86,3 +87,17 @@ def test_evaluate_scores_the_generated_images_against_the_input_maps(maps: Lands
 def test_scoring_nothing_is_a_clear_error(maps: Landscapes) -> None:
     with pytest.raises(ValueError, match="num_images=0"):
         ceiling(maps, UNet(3, maps.num_classes, width=4, depth=2), num_images=0)
+
+
+def test_evaluate_builds_the_input_as_training_did(maps: Landscapes) -> None:
+    from spade_lesson.layers.semantic_input import semantic_input
+
+    torch.manual_seed(1)
+    net = UNet(3, maps.num_classes, width=4, depth=2).eval()
+    painter = Painter(maps.num_classes + 2).eval()  # reads the don't-care and edge channels as well
+    labels = torch.stack([maps[i]["label"] for i in range(2)])
+    with torch.no_grad():
+        pred = segment(net, painter(semantic_input(labels, maps.num_classes, True, False)))
+    conf = confusion_matrix(pred, labels, maps.num_classes)
+    scores = evaluate(painter, maps, net, num_images=2, contain_dontcare_label=True, no_instance=False)
+    assert scores["miou"] == pytest.approx(miou(conf))

@@ -90,3 +90,58 @@ def test_set_source_points_the_citation_at_a_fork(tmp_path, monkeypatch):
     assert script.sync_citation(citation)
     assert "repository-code: https://github.com/me/fork\n" in citation.read_text()
     assert citation.read_text().replace("me/fork", source.REPOSITORY) == (ROOT / "CITATION.cff").read_text()
+
+
+HOSTILE_SOURCES = ['evil/x"); import os; os.system("touch pwned"); x=("', "me/fork\nlicense: GPL-3.0", "me\\fork",
+                   "me/my fork", "me/fork@v1..2", "-me/fork", "me/..", "me/fork)", "me/fork@v1@v2", ""]
+
+
+@pytest.mark.parametrize("value", HOSTILE_SOURCES)
+def test_check_source_refuses_what_github_would_not_name(value):
+    with pytest.raises(ValueError, match="REPOSITORY: .* is not owner/name"):
+        source.check_source(value, "REPOSITORY")
+
+
+@pytest.mark.parametrize("value", ["spade-lesson/spade-lesson@v0.1.0", "me/fork", "Me-2/f.o_r-k@release/1.0"])
+def test_check_source_passes_github_names(value):
+    assert source.check_source(value, "REPOSITORY") == value
+
+
+def _checkout(tmp_path: Path) -> Path:
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    for name in ("README.md", "CITATION.cff"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    return tmp_path
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("value", HOSTILE_SOURCES[:4])
+def test_set_source_refuses_a_bad_repository_before_touching_a_file(tmp_path, monkeypatch, capsys, value):
+    root = _checkout(tmp_path)
+    before = _snapshot(root)
+    monkeypatch.setattr(source, "REPOSITORY", value)
+    assert _set_source().main(["--root", str(root)]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "REPOSITORY" in error and "no file was changed" in error
+    assert _snapshot(root) == before
+
+
+def test_set_source_undoes_what_an_unchecked_source_wrote(tmp_path, monkeypatch):
+    """Values the old, unchecked script wrote (code in the badge, a space, a newline) are all replaced by restoring."""
+    root = _checkout(tmp_path)
+    before = _snapshot(root)
+    script = _set_source()
+    for bad in ('evil/x"); import os; os.system("touch pwned"); x=("', "me/my fork", "me/fork\nlicense: GPL-3.0"):
+        monkeypatch.setattr(script, "colab_badge", lambda name, bad=bad: source.colab_badge(name, bad + "@v1"))
+        monkeypatch.setattr(script, "colab_url", lambda name, bad=bad: source.colab_url(name, bad + "@v1"))
+        for path in sorted((root / "notebooks").glob("*.ipynb")):
+            script.sync_notebook(path)
+        script.sync_readme(root / "README.md")
+    assert _snapshot(root) != before
+    monkeypatch.undo()
+    assert script.main(["--root", str(root)]) == 0
+    after = _snapshot(root)
+    assert {name for name in after if after[name] != before[name]} == set(), "restoring left a trace"

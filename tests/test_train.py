@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -78,6 +79,7 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"result": result, "checkpoint": load_checkpoint(out / "checkpoint.pt"), "out": out}
 
 
+@pytest.mark.slow
 def test_straight_run_writes_checkpoint_log_and_samples(straight):
     result, out = straight["result"], straight["out"]
     assert result.step == 4 and straight["checkpoint"]["step"] == 4
@@ -90,6 +92,7 @@ def test_straight_run_writes_checkpoint_log_and_samples(straight):
     assert not list(out.glob(".*.tmp")), "a temporary file was left behind"
 
 
+@pytest.mark.slow
 def test_resume_after_stopping_is_bit_identical(straight, tmp_path):
     train(tiny(tmp_path, steps=2))
     resumed = train(tiny(tmp_path, resume=True))
@@ -99,6 +102,7 @@ def test_resume_after_stopping_is_bit_identical(straight, tmp_path):
     assert (tmp_path / "losses.jsonl").read_text() == straight_log
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(straight, tmp_path, monkeypatch):
     step = SPADETrainer.step
     calls = []
@@ -121,6 +125,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes_exactly(straight, tmp_path, monk
     assert_same_state(straight["checkpoint"], load_checkpoint(tmp_path / "checkpoint.pt"))
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
     calls = []
     real_loss = trainer_module.generator_loss
@@ -139,6 +144,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     assert all(torch.isfinite(value).all() for value in saved["trainer"]["G"].values())
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_settings_and_fresh_runs_refuse_old_checkpoints(straight, tmp_path):
     with pytest.raises(ValueError, match="was trained with ngf=4, this run asks ngf=8"):
         train(dataclasses.replace(tiny(straight["out"], ngf=8), resume=True))
@@ -155,6 +161,7 @@ def test_unwritable_out_is_one_clear_line(tmp_path):
         train(tiny(blocker / "run"))
 
 
+@pytest.mark.slow
 def test_decay_reaches_the_optimizers(tmp_path):
     train(tiny(tmp_path, use_vae=False, decay_start=2, sample_every=100))
     rows = [json.loads(line) for line in (tmp_path / "losses.jsonl").read_text().splitlines()]
@@ -183,6 +190,7 @@ def test_epoch_sampler_resumes_mid_epoch_and_splits_ranks():
     assert not set(ranks[0]) & set(ranks[1]) and len(list(ranks[0])) == 4  # 5 each, whole batches only
 
 
+@pytest.mark.slow
 def test_load_trainer_generates_images_in_range(straight):
     trainer, step = load_trainer(straight["out"] / "checkpoint.pt")
     labels = torch.stack([Landscapes(size=32)[i]["label"] for i in range(2)])
@@ -191,6 +199,7 @@ def test_load_trainer_generates_images_in_range(straight):
     assert images.abs().max() <= 1.0
 
 
+@pytest.mark.slow
 def test_plot_losses_draws_every_loss(straight):
     ax = plot_losses(straight["out"] / "losses.jsonl")
     assert sorted(line.get_label() for line in ax.get_lines()) == ["D_fake", "D_real", "G_GAN", "G_KLD", "G_feat"]
@@ -198,6 +207,7 @@ def test_plot_losses_draws_every_loss(straight):
         plot_losses(straight["out"] / "missing.jsonl")
 
 
+@pytest.mark.slow
 def test_perceptual_loss_joins_when_vgg_is_there(tmp_path, monkeypatch):
     from torchvision.models import vgg19
 
@@ -216,6 +226,7 @@ WORKER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
@@ -234,7 +245,7 @@ def test_ddp_two_cpu_processes_keep_identical_weights(tmp_path):
         assert_identical({name: rank0[key][name] for name in kept}, {name: rank1[key][name] for name in kept}, key)
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 3  # written by rank 0
     torch.manual_seed(0)  # the seed train() builds its networks with
-    untrained = SPADETrainer(tiny(tmp_path), 9, (32, 32), torch.device("cpu")).generator.state_dict()
+    untrained = SPADETrainer(tiny(tmp_path), 9, torch.device("cpu"), (32, 32)).generator.state_dict()
     assert not torch.equal(untrained["conv_img.weight"], rank0["G"]["conv_img.weight"]), "the weights did not train"
 
 
@@ -264,6 +275,7 @@ class TinyStreetScenes(torch.utils.data.Dataset):
         return {"label": label, "image": image, "instance": instance}
 
 
+@pytest.mark.slow
 def test_a_tiny_more_2_to_1_configuration_trains_with_dontcare_and_instance_edges(tmp_path, monkeypatch):
     config = tiny(tmp_path, size=128, aspect_ratio=2.0, num_upsampling_layers="more", contain_dontcare_label=True,
                   no_instance=False, steps=2, use_vae=False, num_D=1)
@@ -300,6 +312,7 @@ def test_data_of_another_shape_than_the_config_is_one_line(tmp_path):
         train(tiny(tmp_path, size=128), data=TinyStreetScenes(), progress=False)
 
 
+@pytest.mark.slow
 def test_checkpoints_from_before_the_new_settings_resume_as_they_were_trained(straight, tmp_path):
     saved = dict(straight["checkpoint"]["config"])
     for name in ("init_type", "init_variance", "num_upsampling_layers", "aspect_ratio", "contain_dontcare_label",
@@ -312,6 +325,7 @@ def test_checkpoints_from_before_the_new_settings_resume_as_they_were_trained(st
         check_resumable(saved, dataclasses.replace(config, no_instance=False), tmp_path)
 
 
+@pytest.mark.slow
 def test_random_crops_and_flips_are_drawn_anew_not_cached(tmp_path, monkeypatch):
     import spade_lesson.training.loop as loop
 
@@ -327,9 +341,71 @@ def test_random_crops_and_flips_are_drawn_anew_not_cached(tmp_path, monkeypatch)
     assert train(config, progress=False).step == 1
 
 
+@pytest.mark.slow
 def test_a_run_stopped_by_its_time_budget_says_so_in_plain_lines(tmp_path, capsys):
     result = train(tiny(tmp_path, steps=1000, max_seconds=1e-6, log_every=1))
     printed = capsys.readouterr().out
     assert result.step == 1 and "\r" not in printed
     assert "stopped at step 1 of 1000: max_seconds=1e-06 reached" in printed
     assert printed.rstrip().splitlines()[-1].startswith(f"{tmp_path.name}: step 1/1 (100%), ")
+
+
+def _ddp_rank(rank: int, port: int, out: str, results: Any) -> None:
+    """One of 2 gloo processes training on the CPU; rank 1's losses turn NaN at step 2."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE="2", LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    from spade_lesson.training import trainer as trainer_module
+    from spade_lesson.training.config import cpu_config
+    from spade_lesson.training.loop import train
+
+    step = trainer_module.SPADETrainer.step
+
+    def nan_on_rank_1(self, *batch):
+        losses = step(self, *batch)
+        if rank == 1 and self.steps_done >= 2:
+            losses["G_GAN"] = torch.tensor(float("nan"))
+        return losses
+
+    trainer_module.SPADETrainer.step = nan_on_rank_1
+    try:
+        train(cpu_config(size=32, steps=6, batch_size=2, ngf=2, ndf=2, spade_hidden=4, n_layers_D=2,
+                     log_every=2, checkpoint_every=6, sample_every=6, out=out, device="cpu"), progress=False)
+        results.put((rank, "finished"))
+    except Exception as error:  # noqa: BLE001 - the test reads what each rank raised
+        results.put((rank, f"{type(error).__name__}: {error}"))
+
+
+@pytest.mark.slow
+def test_under_ddp_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path) -> None:
+    context = torch.multiprocessing.get_context("spawn")
+    results = context.Queue()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    processes = [context.Process(target=_ddp_rank, args=(rank, port, str(tmp_path / "run"), results))
+                 for rank in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    hung = [process for process in processes if process.is_alive()]
+    for process in hung:
+        process.kill()
+    assert not hung, "a rank hung"
+    outcome = dict(results.get(timeout=5) for _ in range(2))
+    for rank in range(2):
+        assert outcome[rank].startswith("NonFiniteLossError") and "G_GAN" in outcome[rank], outcome
+
+
+@pytest.mark.parametrize("data, message", [
+    ([1, 2, 3], "train\\(data=...\\): a list has no num_classes, class_names, palette"),
+])
+def test_training_data_that_is_not_a_dataset_is_one_line(tmp_path, data, message):
+    with pytest.raises(ValueError, match=message):
+        train(fast_config(out=str(tmp_path)), data=data, progress=False)
+
+
+def test_a_generator_whose_forward_takes_no_semantic_and_z_is_one_line(tmp_path):
+    with pytest.raises(ValueError, match="generator=Linear: pass an nn.Module whose forward takes \\(semantic, z=None"):
+        train(fast_config(out=str(tmp_path)), generator=torch.nn.Linear(3, 3), progress=False)

@@ -15,6 +15,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 SMALL = {"steps": 3, "size": 64, "batch_size": 2, "train_images": 4, "val_images": 2}
 
 
+@pytest.mark.slow
 def test_a_fit_records_every_step_and_a_held_out_score_and_repeats_exactly() -> None:
     first = fit_decoder("batch", 1e-3, **SMALL)
     assert len(first.losses) == 3 and all(math.isfinite(loss) for loss in first.losses)

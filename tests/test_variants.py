@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from spade_lesson.layers.clade import CLADE
 from spade_lesson.layers.counting import count_parameters
 from spade_lesson.models.generator import SPADEGenerator
-from spade_lesson.models.variants import MATCH_TOLERANCE, VARIANTS, build_variant, closest_width, norm_macs
+from spade_lesson.models.variants import MATCH_TOLERANCE, VARIANTS, build_variant, norm_macs
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -48,6 +48,7 @@ def test_every_variant_makes_images_from_a_label_map_and_refuses_a_style(name: s
         generator(semantic, z=torch.randn(2, 8))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [{"ngf": 16, "spade_hidden": 32}, {"ngf": 32, "spade_hidden": 64}])
 def test_matched_variants_are_within_ten_percent_of_spade_and_clade_is_smaller(shape: dict) -> None:
     with torch.device("meta"):
@@ -60,6 +61,7 @@ def test_matched_variants_are_within_ten_percent_of_spade_and_clade_is_smaller(s
             assert ratio < 1 - MATCH_TOLERANCE, (name, ratio)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(VARIANTS))
 def test_a_segmap_of_class_ids_draws_what_the_dense_one_hot_map_draws(name: str) -> None:
     from spade_lesson.layers.onehot import SegMap
@@ -69,11 +71,6 @@ def test_a_segmap_of_class_ids_draws_what_the_dense_one_hot_map_draws(name: str)
     with torch.no_grad():
         dense, ids = generator(_one_hot(label, 5)), generator(SegMap.from_labels(label, 5))
     torch.testing.assert_close(ids, dense, atol=1e-5, rtol=1e-4)
-
-
-def test_closest_width_picks_the_nearest_count() -> None:
-    assert closest_width(lambda width: torch.nn.Linear(width, 10, bias=False), 234) == 23  # 230 beats 240
-    assert closest_width(lambda width: torch.nn.Linear(width, 10, bias=False), 236) == 24
 
 
 def _pixel_effect(name: str) -> torch.Tensor:

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from one_line import one_line
 from PIL import Image
 
 from spade_lesson.course import widgets
@@ -185,6 +186,7 @@ def test_the_canvas_module_is_shipped_as_package_data():
     assert "export default" in source and "imageSmoothingEnabled = false" in source
 
 
+@pytest.mark.slow
 def test_painter_renders_what_the_generator_makes_of_the_one_hot_map(networks, dataset):
     generator, encoder = networks
     painter = Painter(generator, dataset, encoder=encoder, seed=3)
@@ -196,6 +198,7 @@ def test_painter_renders_what_the_generator_makes_of_the_one_hot_map(networks, d
     assert painter.picture.value == image_png(image)
 
 
+@pytest.mark.slow
 def test_painting_many_strokes_renders_once_on_the_final_map(networks, dataset, loop):
     painter = Painter(*networks[:1], dataset, encoder=networks[1])
     renders = painter.renders
@@ -212,6 +215,7 @@ def test_painting_many_strokes_renders_once_on_the_final_map(networks, dataset, 
     assert painter.renders == renders + 2
 
 
+@pytest.mark.slow
 def test_painter_controls_change_the_map(networks, dataset):
     painter = Painter(networks[0], dataset, encoder=networks[1])
     painter.select_class(2)
@@ -228,6 +232,7 @@ def test_painter_controls_change_the_map(networks, dataset):
         painter.select_class(99)
 
 
+@pytest.mark.slow
 def test_styles_come_from_a_seed_or_from_an_image(networks, dataset):
     generator, encoder = networks
     painter = Painter(generator, dataset, encoder=encoder)
@@ -277,3 +282,94 @@ def test_a_failed_debounced_render_shows_in_the_status_line(networks, dataset, l
     painter.canvas.handle(stroke([[5, 5]], class_id=1))
     loop.advance(0.2)
     assert painter.status.value.startswith("render failed: ValueError")
+
+
+# ---- palette, scale and malformed canvas messages ----
+
+PALETTE = [(0, 0, 0), (255, 0, 0), (0, 255, 0)]
+
+
+@pytest.fixture(scope="module")
+def small_generator() -> SPADEGenerator:
+    torch.manual_seed(0)
+    return SPADEGenerator(3, ngf=2, crop_size=32, spade_hidden=8)
+
+
+def test_a_list_sent_to_the_canvas_is_kept_as_an_error_not_raised() -> None:
+    labels = LabelMap(8, 8, 3)
+    canvas = LabelCanvas(labels, PALETTE)
+    assert canvas.handle(["stroke", [(1, 1)], 1, 3]) == 0
+    one_line(canvas.error, "list", "dict")
+    assert canvas.handle({"kind": "stroke", "points": [(1, 1)], "class_id": 1, "size": float("inf")}) == 0
+    one_line(canvas.error, "size=inf")
+    assert (labels.ids == 0).all() and labels.version == 0
+
+
+@pytest.mark.parametrize(("message", "shown"), [
+    (None, "NoneType"),
+    ("stroke", "str"),
+    ({"kind": "stroke", "points": [(10**400, 1)], "class_id": 1, "size": 2}, "finite (x, y) pairs"),
+    ({"kind": "stroke", "points": [(1, 1)], "class_id": 10**400, "size": 2}, "class_id=1000"),
+    ({"kind": "fill", "x": None, "y": 1, "class_id": 1}, "NoneType"),
+])
+def test_malformed_canvas_messages_are_kept_as_one_line_errors(message, shown) -> None:
+    labels = LabelMap(8, 8, 3)
+    canvas = LabelCanvas(labels, PALETTE)
+    assert canvas.handle(message) == 0
+    one_line(canvas.error, shown)
+    assert (labels.ids == 0).all() and labels.version == 0
+
+
+def test_a_fill_click_beyond_any_float_lands_on_the_canvas_edge() -> None:
+    labels = LabelMap(8, 8, 3)
+    canvas = LabelCanvas(labels, PALETTE)
+    assert canvas.handle({"kind": "fill", "x": 10**400, "y": -10**400, "class_id": 2}) == 64
+    assert canvas.error == "" and (labels.ids == 2).all()
+
+
+@pytest.mark.parametrize(("palette", "shown"), [
+    ([(300, -1, 0)] * 3, "(300, -1, 0)"),
+    ([(0, 0)] * 3, "(0, 0)"),
+    ([(0.5, 0, 0)] * 3, "(0.5, 0, 0)"),
+    (["#ff0000"] * 3, "'#ff0000'"),
+])
+def test_a_palette_colour_outside_0_255_is_refused_by_canvas_and_painter(small_generator, palette, shown) -> None:
+    with pytest.raises(ValueError) as error:
+        LabelCanvas(LabelMap(8, 8, 3), palette)
+    one_line(str(error.value), "LabelCanvas", "palette colour 0", shown, "0..255")
+    with pytest.raises(ValueError) as error:
+        Painter(small_generator, class_names=["a", "b", "c"], palette=palette)
+    one_line(str(error.value), "Painter", "palette colour 0", shown, "0..255")
+
+
+@pytest.mark.parametrize("scale", [0, -2, 1.5, 10**6])
+def test_painter_scale_must_be_a_sensible_int(small_generator, scale) -> None:
+    with pytest.raises(ValueError) as error:
+        Painter(small_generator, class_names=["a", "b", "c"], palette=PALETTE, scale=scale)
+    one_line(str(error.value), "Painter", f"scale={scale!r}", "1 to 64")
+
+
+def test_painter_builds_the_input_as_a_run_with_dontcare_and_instance_edges_did(dataset):
+    from spade_lesson.layers.semantic_input import input_options, semantic_input
+
+    torch.manual_seed(0)
+    generator = SPADEGenerator(dataset.num_classes + 2, ngf=2, crop_size=32, spade_hidden=8)
+    with pytest.raises(ValueError, match="make 9 input channels .* semantic_nc=11; .*input_options"):
+        Painter(generator, dataset)
+    options = input_options({"contain_dontcare_label": True, "no_instance": False})
+    painter = Painter(generator, dataset, **options)
+    image = painter.render_once()
+    with torch.no_grad():
+        expected = generator.eval()(semantic_input(dataset[0]["label"][None], dataset.num_classes, True, False))[0]
+    assert torch.allclose(image, expected, atol=1e-6)
+
+
+def test_painter_refuses_a_device_this_machine_lacks_and_a_seed_that_cannot_seed(networks, dataset):
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device='cuda' is not available"):
+            Painter(networks[0], dataset, device="cuda")
+    painter = Painter(networks[0], dataset, encoder=networks[1])
+    with pytest.raises(ValueError, match="style seed=1180591620717411303424: pass a whole number from 0 to 2"):
+        painter.style_from_seed(2**70)
+    painter._use_seed_quietly(2**70)  # the seed box's callback: the status line says it, nothing is raised
+    assert "style seed" in painter.status.value

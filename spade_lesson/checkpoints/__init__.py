@@ -18,6 +18,7 @@ import torch
 from spade_lesson.models.encoder import ConvEncoder
 from spade_lesson.models.generator import SPADEGenerator
 from spade_lesson.runtime.atomic import atomic_write
+from spade_lesson.runtime.machine import pick_device
 from spade_lesson.training.checkpoint_file import load_checkpoint, saved_config
 from spade_lesson.training.networks import build_networks
 
@@ -55,6 +56,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def load_networks(path: str | os.PathLike = SHIPPED, device: str | torch.device = "cpu") -> Networks:
     """The EMA generator (and encoder, for use_vae runs) of a checkpoint, on `device`, in eval mode, no gradients."""
+    device = pick_device(str(device))  # a device this machine lacks: one line, before anything is read
     state = read_checkpoint(path)
     nets = build_networks(saved_config(state), state["semantic_nc"], discriminator=False)
     generator = nets["G"]

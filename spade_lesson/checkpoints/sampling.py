@@ -23,7 +23,7 @@ from spade_lesson.data.decode import read_ids
 from spade_lesson.data.folder import read_image
 from spade_lesson.data.palette import to_uint8
 from spade_lesson.data.pictures import write_png
-from spade_lesson.layers.semantic_input import semantic_input
+from spade_lesson.layers.semantic_input import input_options, semantic_input
 from spade_lesson.runtime.atomic import check_folder
 from spade_lesson.runtime.machine import pick_device, seed_everything
 
@@ -48,8 +48,8 @@ def load_synthesizer(checkpoint: str | os.PathLike, opt: str | os.PathLike | Non
             raise ValueError("--encoder is for official checkpoints (with --opt): a spade-lesson checkpoint holds its "
                              "own encoder")
         nets = load_networks(checkpoint)
-        dontcare = bool(nets.config.get("contain_dontcare_label", False))
-        no_instance = bool(nets.config.get("no_instance", True))
+        options = input_options(nets.config)
+        dontcare, no_instance = options["contain_dontcare_label"], options["no_instance"]
         label_nc = nets.generator.semantic_nc - int(dontcare) - int(not no_instance)
         return Synthesizer(nets.generator, nets.encoder, label_nc, dontcare, no_instance)
     from spade_lesson.models import official
@@ -61,12 +61,22 @@ def load_synthesizer(checkpoint: str | os.PathLike, opt: str | os.PathLike | Non
                        options["no_instance"])
 
 
-def read_label_png(path: Path, size: tuple[int, int]) -> torch.Tensor:
+MAX_STYLES = 1000  # random styles per map: each is a PNG per label map
+
+
+def read_label_png(path: Path, size: tuple[int, int], partner: Path | None = None) -> torch.Tensor:
     """A single-channel PNG of ids -> LongTensor (H, W) resized to size = (H, W) with nearest; a file that does not
-    decode (empty, truncated, a decompression bomb, a colour picture) is one line naming it (data.decode.read_ids)."""
+    decode (empty, truncated, a decompression bomb, a colour picture) is one line naming it (data.decode.read_ids).
+    partner: the label map an instance map belongs to; the two must have the same size (as the loaders require)."""
+    what = "label map" if partner is None else "instance map"
     if not path.is_file():
-        raise FileNotFoundError(f"label map {path} not found")
-    ids, _ = read_ids(path, "label map")
+        raise FileNotFoundError(f"{what} {path} not found")
+    ids, _ = read_ids(path, what)
+    if partner is not None:
+        with Image.open(partner) as label:
+            if label.size != (ids.shape[1], ids.shape[0]):
+                raise ValueError(f"instance map {path} is {ids.shape[1]}x{ids.shape[0]} but its label map {partner} "
+                                 f"is {label.size[0]}x{label.size[1]}: give each label map its own instance map")
     resized = Image.fromarray(ids).resize((size[1], size[0]), resample=Image.Resampling.NEAREST)
     return torch.from_numpy(np.array(resized).astype(np.int64))
 
@@ -125,6 +135,8 @@ def sample(checkpoint: str | os.PathLike, labels: list[str | os.PathLike], out: 
     Nothing is written unless every input reads; an input is never written over, an existing output only with
     overwrite=True (--overwrite).
     """
+    if styles is not None and not 1 <= styles <= MAX_STYLES:
+        raise ValueError(f"--styles {styles}: draw 1 to {MAX_STYLES} styles per map (each is one PNG per map)")
     labels = [Path(path) for path in labels]
     instances = [Path(path) for path in instances] if instances else [None] * len(labels)
     if len(instances) != len(labels):
@@ -144,7 +156,7 @@ def sample(checkpoint: str | os.PathLike, labels: list[str | os.PathLike], out: 
     seed_everything(seed)
     codes = style_codes(synthesizer, style, styles, device, seed)
     maps = [(read_label_png(label, generator.output_size)[None],
-             None if instance is None else read_label_png(instance, generator.output_size)[None])
+             None if instance is None else read_label_png(instance, generator.output_size, label)[None])
             for label, instance in zip(labels, instances)]  # every input read before anything is written
     check_folder(out)
     written = []

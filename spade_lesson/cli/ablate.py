@@ -4,7 +4,6 @@ instead."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import torch
@@ -20,12 +19,15 @@ from spade_lesson.evaluation.ablation import (
     run_ablation,
     verify,
 )
-from spade_lesson.runtime.machine import idle_cpu_cores, pick_device
+from spade_lesson.runtime.machine import env_int, idle_cpu_cores, pick_device
+
+MAX_COUNT = 1000  # seeds or judges: more would train for years, and the tuple alone can exhaust memory
 
 
 def cpu_threads() -> int:
     """Torch threads on the CPU: OMP_NUM_THREADS when set (1 makes the numbers reproducible), else the idle cores."""
-    return int(os.environ.get("OMP_NUM_THREADS") or 0) or idle_cpu_cores()
+    return env_int("OMP_NUM_THREADS", 0, 1, "set it to the torch threads to use (1 reproduces the committed "
+                                            "numbers), or unset it") or idle_cpu_cores()
 
 
 def parse_reruns(values: list[str]) -> tuple[tuple[str, int], ...]:
@@ -33,7 +35,7 @@ def parse_reruns(values: list[str]) -> tuple[tuple[str, int], ...]:
     reruns = []
     for value in values:
         model, _, seed = value.partition(":")
-        if model not in MODELS or not seed.isdigit():
+        if model not in MODELS or not (seed.isascii() and seed.isdigit()):
             raise ValueError(f"--rerun {value!r}: write MODEL:SEED, e.g. spade:0, with a model from "
                              f"{', '.join(MODELS)}")
         reruns.append((model, int(seed)))
@@ -62,14 +64,16 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--rerun", nargs="*", default=["spade:0"], metavar="MODEL:SEED",
                         help="with --verify: runs to train again and compare (default: spade:0; none: judges only)")
     args = parser.parse_args(argv)
+    for name in ("seeds", "judges"):  # checked before a tuple of that many is made
+        if not 1 <= getattr(args, name) <= MAX_COUNT:
+            raise ValueError(f"--{name} {getattr(args, name)}: pass at least 1 and at most {MAX_COUNT} (each one "
+                             f"trains {'every model' if name == 'seeds' else 'a segmenter'} once more)")
     if args.verify is not None:
+        reruns = parse_reruns(args.rerun)
         torch.set_num_threads(cpu_threads())
-        agree = verify(args.verify, parse_reruns(args.rerun), data_root=args.data_root, work=args.work)
+        agree = verify(args.verify, reruns, data_root=args.data_root, work=args.work)
         print("verify: every recomputed score agrees" if agree else "verify: some scores DISAGREE (see above)")
         return 0 if agree else 1
-    for name in ("seeds", "judges"):
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name} {getattr(args, name)}: pass at least 1")
     options = {key: value for key, value in vars(args).items() if key not in ("verify", "rerun")}
     config = AblationConfig(**{**options, "models": tuple(args.models), "seeds": tuple(range(args.seeds)),
                                "judges": tuple(range(args.judges))})

@@ -59,7 +59,7 @@ def run(argv: list[str], prog: str = "spade-lesson download") -> int:
         prepare_dataset(args.dataset, args.root, url=args.url, name=args.name, sha256=args.sha256, mirror=args.mirror,
                         local=args.local)
     except (DownloadError, DatasetError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)  # one line, whatever a reason held
         return 1
     except OSError as err:
         print(f"error: {err}; check the path and free disk space, then run again", file=sys.stderr)

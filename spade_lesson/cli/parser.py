@@ -27,9 +27,11 @@ def add_settings(parser: argparse.ArgumentParser, settings: type, names: Iterabl
                  defaults: Any = None) -> None:
     """One option per field of the dataclass `settings` (all, or `names`), from the field's type and metadata.
 
-    metadata: help; flag (default --the-field-name); choices; scale (the option's value times scale is the field's).
-    A bool field is a switch that flips its default. defaults: an instance whose values are the options' defaults
-    (shown in the help); None leaves every option None unless given, so a preset can fill the rest.
+    metadata: help; flag (default --the-field-name); choices; scale (the option's value times scale is the field's);
+    negative (for a bool: a second flag setting it False, the first then setting it True, so either way can be asked
+    for whatever the default). A bool field without negative is a switch that flips its default. defaults: an
+    instance whose values are the options' defaults (shown in the help); None leaves every option None unless given,
+    so a preset can fill the rest.
     """
     hints = typing.get_type_hints(settings)
     for field in dataclasses.fields(settings):
@@ -38,7 +40,9 @@ def add_settings(parser: argparse.ArgumentParser, settings: type, names: Iterabl
         meta = field.metadata
         kind = _plain_type(hints[field.name])
         options: dict[str, Any] = {"dest": field.name, "help": meta["help"], "default": None}
-        if kind is bool:
+        if kind is bool and "negative" in meta:
+            options.update(action="store_const", const=True)
+        elif kind is bool:
             options["action"] = "store_false" if field.default else "store_true"
         else:
             options["type"] = _scaled(kind, meta["scale"]) if "scale" in meta else kind
@@ -47,7 +51,14 @@ def add_settings(parser: argparse.ArgumentParser, settings: type, names: Iterabl
         if defaults is not None:
             options["default"] = getattr(defaults, field.name)
             options["help"] += f" (default: {options['default']})"
-        parser.add_argument(meta.get("flag", "--" + field.name.replace("_", "-")), **options)
+        flag = meta.get("flag", "--" + field.name.replace("_", "-"))
+        if "negative" in meta:
+            pair = parser.add_mutually_exclusive_group()
+            pair.add_argument(flag, **options)
+            pair.add_argument(meta["negative"], dest=field.name, action="store_const", const=False,
+                              default=options["default"], help=f"the opposite of {flag}")
+        else:
+            parser.add_argument(flag, **options)
 
 
 def _plain_type(hint: Any) -> type:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -10,6 +9,7 @@ import torch
 from spade_lesson.cli.parser import OneLineParser, add_settings
 from spade_lesson.training.checkpoint_file import CHECKPOINT_NAME, resumable_state, resume_config
 from spade_lesson.training.config import TrainConfig, course_config, cpu_config
+from spade_lesson.training.dataset_defaults import with_dataset_defaults
 from spade_lesson.training.loop import train
 
 PRESETS = {"course": course_config, "cpu": cpu_config}
@@ -29,11 +29,15 @@ def run(argv: list[str]) -> int:
     if args.resume:  # the checkpoint's settings, with what this command line changes
         out = Path(overrides.get("out", preset().out))
         path = out / CHECKPOINT_NAME
-        config = resume_config(resumable_state(path), overrides, path)
-    else:
-        config = preset(**overrides)
-    result = train(config)
-    if os.environ.get("RANK", "0") != "0":  # under torchrun only the first process reports
+        checkpoint = resumable_state(path)
+        config = resume_config(checkpoint, overrides, path)
+    else:  # an official dataset's own options under the flags given, over the preset's
+        settings, taken = with_dataset_defaults(overrides, overrides.get("data_root", TrainConfig.data_root))
+        if taken is not None:
+            print(taken)
+        config, checkpoint = preset(**settings), None
+    result = train(config, checkpoint=checkpoint)
+    if result.rank != 0:  # under torchrun only the first process reports
         return 0
     print(f"trained to step {result.step} in {result.seconds:.0f} s; checkpoint {result.checkpoint}, "
           f"losses {result.log}" + (f", samples {result.samples[-1]}" if result.samples else ""))

@@ -2,10 +2,10 @@
 
 The notebooks in the repository are the solution versions: each exercise is a cell marked for nbgrader whose solution
 sits between `### BEGIN SOLUTION` and `### END SOLUTION` inside a function body, followed by a check cell (an nbgrader
-autograder test) calling `spade_lesson.course.checks`. `spade-lesson assignments OUT/` writes OUT/<notebook>.ipynb for every
-notebook with nbgrader's LockCells, ClearSolutions (each solution becomes `raise NotImplementedError()`), ClearOutput
-and CheckCellMetadata, without the traces of the course's own runs (nbval markers, execution timestamps, widget
-state), and OUT/INSTRUCTORS.md, the text of the repository's INSTRUCTORS.md.
+autograder test) calling `spade_lesson.course.checks`. `spade-lesson assignments OUT/` writes OUT/<notebook>.ipynb for
+every notebook with nbgrader's LockCells, ClearSolutions (each solution becomes `raise NotImplementedError()`),
+ClearOutput and CheckCellMetadata, without the traces of the course's own runs (nbval markers, execution timestamps,
+widget state), and OUT/INSTRUCTORS.md, the text of the repository's INSTRUCTORS.md.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from spade_lesson.runtime.atomic import write_text
 from spade_lesson.course.notebook import REPO_URL
 from spade_lesson.course.source import pip_requirement
+from spade_lesson.runtime.atomic import write_text
 
 INSTALL_HINT = 'pip install -e ".[instructor]" in the repository checkout (or pip install nbgrader)'
 NOTE_NAME = "INSTRUCTORS.md"
@@ -214,14 +214,13 @@ without an error; notebook 01 took about 26 s per submission on a shared 2-core 
 ## The reference solutions ship with the package
 
 Most checks compare an exercise with a reference that is part of the installed package (`spade_lesson.course.checks`
-imports them from `spade_lesson.training.losses`, `spade_lesson.layers.spade`, `spade_lesson.evaluation.metrics` and other modules; the rest
-compare with torch's own functions), and every exercise is something the package implements: notebook 01 even
-prints the package's BatchNorm with `inspect.getsource`. A student can read the package, or call it from a
-solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where grades
-count, add hidden tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS` of a
-check cell in
-`course/source/` from the student version and puts them back when it autogrades. For example, at the end of the
-check cell of `batch_norm_train`:
+imports them from `spade_lesson.training.losses`, `spade_lesson.layers.spade`, `spade_lesson.evaluation.metrics` and
+other modules; the rest compare with torch's own functions), and every exercise is something the package implements:
+notebook 01 even prints the package's BatchNorm with `inspect.getsource`. A student can read the package, or call it
+from a solution, and pass every check. For practice, where the checks are feedback, that does not matter. Where
+grades count, add hidden tests: nbgrader removes the lines between `### BEGIN HIDDEN TESTS` and `### END HIDDEN
+TESTS` of a check cell in `course/source/` from the student version and puts them back when it autogrades. For
+example, at the end of the check cell of `batch_norm_train`:
 
 ```python
 ### BEGIN HIDDEN TESTS
@@ -244,10 +243,23 @@ A few things to know:
 """
 
 
+def refuse_overwriting_solutions(out: Path, folder: Path) -> None:
+    """A one-line ValueError when writing to out would replace a solution notebook (out is folder, or holds one)."""
+    if out.exists() and out.resolve() == folder.resolve():
+        raise ValueError(f"{out} is the solution notebooks' folder: writing there would replace the solutions; "
+                         f"choose another output folder, e.g. spade-lesson assignments student/")
+    for path in course_notebooks(folder):
+        target = out / path.name
+        if target.is_file() and "### BEGIN SOLUTION" in target.read_text(errors="replace"):
+            raise ValueError(f"{target} holds solutions (a solution notebook, not a student version): move it, or "
+                             f"choose another output folder")
+
+
 def write_assignments(out: Path, folder: Path) -> list[Path]:
     """Write the student version of every course notebook in folder, and the instructors' note, to out."""
     notebooks = {path: nbformat.read(path, as_version=4) for path in course_notebooks(folder)}
     course = [(path.stem, exercises(nb, path.name)) for path, nb in notebooks.items()]  # refuse before writing
+    refuse_overwriting_solutions(out, folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path, nb in notebooks.items():

@@ -91,13 +91,18 @@ class LabelMap:
         y1 = min(int(np.ceil(max(a[1], b[1]) + radius)), self.height)
         if x0 >= x1 or y0 >= y1:
             return
+        box = mask[y0:y1, x0:x1]
+        corners = np.array([[x0, y0], [x0, y1], [x1, y0], [x1, y1]], dtype=np.float64)
+        if ((corners - a) ** 2).sum(axis=1).max() <= radius * radius:  # the disc at a holds the box (it is convex)
+            box[:] = True
+            return
         px, py = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
         d = b - a
         length2 = float(d @ d)
         # closest point of the segment: a + t (b - a), t = clamp(((p - a) . d) / |d|^2, 0, 1)
         t = np.zeros_like(px) if length2 == 0 else np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / length2, 0, 1)
         dist2 = (px - a[0] - t * d[0]) ** 2 + (py - a[1] - t * d[1]) ** 2
-        mask[y0:y1, x0:x1] |= dist2 <= radius * radius + 1e-9
+        box |= dist2 <= radius * radius + 1e-9
 
     def _paint(self, mask: np.ndarray, class_id: int) -> int:
         """Write class_id where mask is set; returns how many pixels changed."""

@@ -1,5 +1,5 @@
-"""The setup every notebook runs first (device and seeds from spade_lesson.runtime.machine, fast mode, a widgets check), and
-run folders that outlive a Colab disconnect."""
+"""The setup every notebook runs first (device and seeds from spade_lesson.runtime.machine, fast mode, a widgets
+check), and run folders that outlive a Colab disconnect."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import torch
 
-from spade_lesson.runtime.machine import pick_device, seed_everything
 from spade_lesson.course.source import ENV, default_source, repository_url
+from spade_lesson.runtime.machine import pick_device, seed_everything
 
 REPO_URL = repository_url()
 DRIVE = Path("/content/drive")  # where Colab mounts Google Drive

@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import IGNORE_INDEX, one_hot
-from spade_lesson.layers.blocks import norm_layer
 from spade_lesson.evaluation.metrics import confusion_matrix, miou, pixel_accuracy
+from spade_lesson.layers.blocks import norm_layer
 from spade_lesson.layers.spade import SPADE
 
 NORM_KINDS = ("none", "batch", "instance", "layer", "group", "spade")  # without affine; "spade" over instance norm

@@ -1,9 +1,9 @@
 """Why normalize at all (notebook 02): the same small decoder trained with and without normalization.
 
 The wash-out is a cost; this measures the benefit it is paid for. A narrow input-only generator
-(spade_lesson.models.variants.InputOnlyGenerator: the label map at the input, stride-2 convs, SPADE's decoder blocks) learns
-to redraw Landscapes photos from their label maps with a plain L1 loss (no GAN, so that trainability is all that
-differs), with BatchNorm or with no normalization, from the same initial weights of every shared layer.
+(spade_lesson.models.variants.InputOnlyGenerator: the label map at the input, stride-2 convs, SPADE's decoder blocks)
+learns to redraw Landscapes photos from their label maps with a plain L1 loss (no GAN, so that trainability is all
+that differs), with BatchNorm or with no normalization, from the same initial weights of every shared layer.
 
 `fit_decoder(norm, lr, steps, seed=0, ...)` -> DecoderFit: the training loss of every step and the held-out L1.
 """

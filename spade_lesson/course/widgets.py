@@ -27,9 +27,10 @@ import traitlets
 from PIL import Image
 from torch import nn
 
-from spade_lesson.data.palette import check_palette, to_uint8
-from spade_lesson.data.semantic import one_hot
 from spade_lesson.course.labelmap import LabelMap
+from spade_lesson.data.palette import check_palette, to_uint8
+from spade_lesson.layers.semantic_input import semantic_input, semantic_nc
+from spade_lesson.runtime.machine import SEED_LIMIT, check_seed, pick_device
 
 TOOLS = ("brush", "fill")
 MAX_SCALE = 64  # screen pixels per label-map pixel: a 64 px map drawn 4096 px wide at most
@@ -166,7 +167,7 @@ class Painter(ipywidgets.VBox):
     def __init__(self, generator: nn.Module, dataset: Any = None, encoder: nn.Module | None = None,
                  class_names: Sequence[str] | None = None, palette: Sequence[Sequence[int]] | None = None,
                  device: str | torch.device | None = None, scale: int = 4, interval: float = 0.2,
-                 seed: int = 0) -> None:
+                 seed: int = 0, contain_dontcare_label: bool = False, no_instance: bool = True) -> None:
         class_names = list(class_names if class_names is not None else getattr(dataset, "class_names", []))
         palette = list(palette if palette is not None else getattr(dataset, "palette", []))
         if not class_names or len(palette) != len(class_names):
@@ -174,12 +175,16 @@ class Painter(ipywidgets.VBox):
                              "of equal length")
         palette = check_palette(palette, len(class_names), "Painter")
         check_scale(scale, "Painter")
-        if len(class_names) != generator.semantic_nc:
-            raise ValueError(f"Painter: {len(class_names)} classes but the generator reads semantic_nc="
-                             f"{generator.semantic_nc} channels; pass the dataset it was trained on")
+        channels = semantic_nc(len(class_names), contain_dontcare_label, no_instance)
+        if channels != generator.semantic_nc:
+            raise ValueError(f"Painter: {len(class_names)} classes make {channels} input channels "
+                             f"(contain_dontcare_label={contain_dontcare_label}, no_instance={no_instance}) but the "
+                             f"generator reads semantic_nc={generator.semantic_nc}; pass the dataset it was trained on "
+                             f"and **input_options(nets.config) (spade_lesson.layers.semantic_input)")
+        self.options = {"contain_dontcare_label": contain_dontcare_label, "no_instance": no_instance}
         if encoder is not None and not generator.use_vae:
             raise ValueError("Painter: an encoder was given but the generator has use_vae=False (it takes no style)")
-        self.device = torch.device(device) if device is not None else next(generator.parameters()).device
+        self.device = pick_device(str(device)) if device is not None else next(generator.parameters()).device
         self.generator = generator.to(self.device).eval()
         self.encoder = encoder.to(self.device).eval() if encoder is not None else None
         self.dataset, self.class_names, self.palette = dataset, class_names, palette
@@ -255,8 +260,9 @@ class Painter(ipywidgets.VBox):
         """Style controls: a seed and a button for a new random style z (generators with use_vae only)."""
         if not self.generator.use_vae:
             return []
-        self.seed = ipywidgets.IntText(value=0, description="style seed", layout=ipywidgets.Layout(width="180px"))
-        self.seed.observe(lambda change: self.use_seed(change["new"]), names="value")
+        self.seed = ipywidgets.BoundedIntText(value=0, min=0, max=SEED_LIMIT - 1, description="style seed",
+                                              layout=ipywidgets.Layout(width="180px"))
+        self.seed.observe(lambda change: self._use_seed_quietly(change["new"]), names="value")
         random_style = ipywidgets.Button(description="random style", icon="random")
         random_style.on_click(lambda _: setattr(self.seed, "value", self.seed.value + 1))
         return [ipywidgets.HBox([random_style, self.seed])]
@@ -289,7 +295,7 @@ class Painter(ipywidgets.VBox):
 
     def style_from_seed(self, seed: int) -> torch.Tensor:
         """The style code z (1, z_dim) ~ N(0, I) drawn from `seed` (the same seed, the same style)."""
-        noise = torch.Generator().manual_seed(seed)
+        noise = torch.Generator().manual_seed(check_seed(seed, "Painter: style seed"))
         return torch.randn(1, self.generator.z_dim, generator=noise).to(self.device)
 
     @torch.no_grad()
@@ -305,6 +311,13 @@ class Painter(ipywidgets.VBox):
         self.z = self.style_from_seed(seed)
         self.debouncer.request()
 
+    def _use_seed_quietly(self, seed: int) -> None:
+        """The seed box's callback: a seed that cannot seed shows in the status line, not inside the event loop."""
+        try:
+            self.use_seed(seed)
+        except ValueError as error:
+            self.status.value = str(error)
+
     def use_image_style(self, index: int) -> None:
         """Switch to the style of the dataset's image number `index` and re-render."""
         self.z = self.style_from_image(self.dataset[index]["image"])
@@ -312,8 +325,9 @@ class Painter(ipywidgets.VBox):
 
     @torch.no_grad()
     def generate(self, label: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
-        """label: (H, W) class ids -> image (3, H, W) in [-1, 1]: one-hot m, then the generator (eval, no grad)."""
-        semantic = one_hot(label[None].to(self.device), self.generator.semantic_nc)  # (1, C, H, W)
+        """label: (H, W) class ids -> image (3, H, W) in [-1, 1]: m built as training built it (semantic_input; edges
+        of the painted classes where the run used instance maps), then the generator (eval, no grad)."""
+        semantic = semantic_input(label[None].to(self.device), len(self.class_names), **self.options)  # (1, C, H, W)
         return self.generator(semantic, z)[0]
 
     def render_once(self) -> torch.Tensor:

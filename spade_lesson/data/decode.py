@@ -34,9 +34,15 @@ def opened(path: Path, what: str) -> Iterator[Image.Image]:
         raise DatasetError(f"{path}: cannot read this {what} ({error}); replace or re-export the file") from None
 
 
+WIDE_GRAY = ("I", "I;16", "I;16B", "I;16L")  # 16/32-bit gray: PIL's convert("RGB") clips these to white
+
+
 def read_image(path: Path) -> Image.Image:
-    """An image file as a decoded RGB PIL image."""
+    """An image file as a decoded RGB PIL image (16-bit gray scaled to 8 bits, not clipped)."""
     with opened(path, "image") as image:
+        if image.mode in WIDE_GRAY:
+            values = np.asarray(image).astype(np.float64) / 257.0  # 0..65535 -> 0..255
+            return Image.fromarray(np.clip(values.round(), 0, 255).astype(np.uint8)).convert("RGB")
         return image.convert("RGB")
 
 

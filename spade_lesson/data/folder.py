@@ -3,6 +3,7 @@ COCO-Stuff, ADE20K and Cityscapes layouts read in place."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +74,12 @@ class SegmentationFolder(Dataset):
     def _label(self, path: Path, num_classes: int) -> np.ndarray:
         """A label file's class ids (through the layout's table, if any), checked against num_classes."""
         ids, mode = read_ids(path)
-        if self.lut is not None and ids.dtype == np.uint8:  # an official layout's ids -> class ids (255 = don't care)
-            ids = self.lut[ids]
+        if self.lut is not None:  # an official layout's ids (8- or 16-bit PNG) -> class ids (255 = don't care)
+            values = ids.astype(np.int64)
+            if values.size and not 0 <= values.min() <= values.max() < len(self.lut):
+                raise DatasetError(f"{path}: label value {int(values.max())} is not an id of this dataset's layout "
+                                   f"(0..{len(self.lut) - 1}); re-export the annotation from the official files")
+            ids = self.lut[values]
         return check_ids(ids, path, num_classes, mode)
 
     def __len__(self) -> int:
@@ -120,6 +125,10 @@ def load_dataset(name: str, root: str | Path = "data", split: str = "train", siz
                  preprocess: Preprocess | None = None) -> Dataset:
     """"landscapes" (offline), a prepared dataset's name under root, or a folder path (in any layout of
     spade_lesson.data.pairs) -> its Dataset; preprocess, when given, replaces the plain resize to size."""
+    if not isinstance(name, (str, os.PathLike)):
+        raise DatasetError(f"load_dataset: name={name!r}; pass 'landscapes', a prepared dataset's name "
+                           f"({', '.join(PREPARED)}) or a folder path")
+    name = str(name)
     if name == "landscapes":
         if split not in LANDSCAPES_SEEDS:
             raise DatasetError(f"load_dataset: split={split!r}; landscapes has {' and '.join(LANDSCAPES_SEEDS)}")

@@ -130,6 +130,16 @@ def ade20k_files(root: Path, split: str) -> Files:
     return Files(*triples, lut=classes.ADE20K_LUT, known=Metadata(list(classes.ADE20K_CLASSES), None))
 
 
+def into(found: dict[str, Path], city: dict[str, Path]) -> None:
+    """Add one city folder's {stem: path} to found; a stem already found in another city is an error (the pairs
+    are matched by stem, so one image would get another city's label)."""
+    for stem, path in city.items():
+        if stem in found:
+            raise DatasetError(f"{found[stem]} and {path} have the same stem {stem!r} in two city folders; rename or "
+                               f"remove one (Cityscapes names every file <city>_<seq>_<frame>)")
+        found[stem] = path
+
+
 def cityscapes_files(root: Path, split: str) -> Files:
     """The official Cityscapes layout: leftImg8bit/<split>/<city>/<stem>_leftImg8bit.png with
     gtFine/<split>/<city>/<stem>_gtFine_labelIds.png and, when present, <stem>_gtFine_instanceIds.png."""
@@ -140,10 +150,10 @@ def cityscapes_files(root: Path, split: str) -> Files:
     found_labels: dict[str, Path] = {}
     found_instances: dict[str, Path] = {}
     for city in sorted(p for p in images.iterdir() if p.is_dir()):
-        found_images.update(by_stem(city, (".png",), "_leftImg8bit"))
+        into(found_images, by_stem(city, (".png",), "_leftImg8bit"))
     for city in sorted(p for p in labels.iterdir() if p.is_dir()):
-        found_labels.update(by_stem(city, (".png",), "_gtFine_labelIds"))
-        found_instances.update(by_stem(city, (".png",), "_gtFine_instanceIds"))
+        into(found_labels, by_stem(city, (".png",), "_gtFine_labelIds"))
+        into(found_instances, by_stem(city, (".png",), "_gtFine_instanceIds"))
     triples = match(found_images, found_labels, found_instances or None, str(root),
                     (f"leftImg8bit/{split}/", f"gtFine/{split}/ (*_labelIds.png)", f"gtFine/{split}/ (*_instanceIds)"))
     return Files(*triples, lut=classes.CITYSCAPES_LUT,

@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 
 from spade_lesson.data import colorize, load_dataset, to_uint8
 from spade_lesson.evaluation.claims import CLAIMS, mean_std, measure, summarize
+from spade_lesson.evaluation.results_check import check_judge_file, read_results_document
 from spade_lesson.evaluation.segmenter import (
     ceiling,
     dataset_fingerprint,
@@ -153,15 +154,10 @@ def write_json(document: dict[str, Any], path: Path) -> None:
 
 def load_results(path: Path, config: AblationConfig) -> dict[str, Any] | None:
     """The results file to resume, or None; a file made with other settings is a clear error."""
-    if not path.is_file():
+    if not path.exists():
         return None
-    try:
-        document = json.loads(path.read_text())
-        saved = document["settings"]
-        document["runs"], document["judges"]
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path}: not an ablation results file (or one from before the judges); move it away or "
-                         "pick another --out") from None
+    document = read_results_document(path, SETTINGS, MODELS)
+    saved = document["settings"]
     changed = [name for name in SETTINGS if saved.get(name) != config.settings()[name]]
     if changed:
         name = changed[0]
@@ -275,8 +271,11 @@ def verify(path: str | Path = COMMITTED / "ablation_landscapes.json", reruns: tu
     val_data = load_dataset(config.dataset, root=config.data_root, split="val", size=config.size)
     agree = True
     judges = {}
+    if not document["judges"]:
+        raise ValueError(f"{path} lists no judges, so there is nothing to verify: restore it (git checkout) or "
+                         "regenerate it with `spade-lesson ablate`")
     for record in document["judges"]:
-        weights = path.parent / record["weights"]
+        weights = check_judge_file(path, record["weights"])
         judges[record["seed"]] = load_segmenter(weights, device)
         trained_on = torch.load(weights, map_location="cpu", weights_only=True)["config"]["dataset"]
         if trained_on != dataset_fingerprint(train_data):
@@ -308,12 +307,7 @@ def verify(path: str | Path = COMMITTED / "ablation_landscapes.json", reruns: tu
 
 def document_settings(path: Path) -> dict[str, Any]:
     """The settings stored in a results file (a clear error when it has none)."""
-    try:
-        return json.loads(path.read_text())["settings"]
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no results file there; pass the JSON `spade-lesson ablate` wrote") from None
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path}: not an ablation results file") from None
+    return read_results_document(path, SETTINGS, MODELS)["settings"]
 
 
 def write_figure(document: dict[str, Any], val_data: Dataset, work: Path, path: Path) -> None:

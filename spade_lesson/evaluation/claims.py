@@ -45,22 +45,24 @@ def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def _mean(runs: list[dict[str, Any]], metric: str, key: str, value: int) -> float:
-    """metric averaged over the runs whose key (seed or judge_seed) is value."""
-    return statistics.fmean(run[metric] for run in runs if run[key] == value)
+def _means(runs: list[dict[str, Any]], metric: str, key: str) -> dict[int, float]:
+    """{value of key (seed or judge_seed): metric averaged over the runs with that value}, in one pass."""
+    groups: dict[int, list[float]] = {}
+    for run in runs:
+        groups.setdefault(run[key], []).append(run[metric])
+    return {value: statistics.fmean(groups[value]) for value in sorted(groups)}
 
 
 def summarize(document: dict[str, Any]) -> dict[str, Summary]:
-    """Per model (in the order the runs first name them): its Summary."""
+    """Per model (in the order the runs first name them): its Summary (linear in the number of runs)."""
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for run in document["runs"]:
+        by_model.setdefault(run["model"], []).append(run)
     summaries = {}
-    for model in dict.fromkeys(run["model"] for run in document["runs"]):
-        runs = [run for run in document["runs"] if run["model"] == model]
-        seeds = sorted({run["seed"] for run in runs})
-        judges = sorted({run["judge_seed"] for run in runs})
-
-        per_seed = {metric: [_mean(runs, metric, "seed", seed) for seed in seeds] for metric in ("miou", "accuracy")}
-        per_judge = [_mean(runs, "miou", "judge_seed", judge) for judge in judges]
-        summaries[model] = Summary(model, len(seeds), len(judges), statistics.fmean(per_seed["miou"]),
+    for model, runs in by_model.items():
+        per_seed = {metric: list(_means(runs, metric, "seed").values()) for metric in ("miou", "accuracy")}
+        per_judge = list(_means(runs, "miou", "judge_seed").values())
+        summaries[model] = Summary(model, len(per_seed["miou"]), len(per_judge), statistics.fmean(per_seed["miou"]),
                                    _std(per_seed["miou"]), _std(per_judge), tuple(per_judge),
                                    statistics.fmean(per_seed["accuracy"]), _std(per_seed["accuracy"]),
                                    runs[0]["params"], runs[0]["norm_macs"])

@@ -4,10 +4,9 @@ Fit a Gaussian to Inception-v3 pool features of real images and one to those of 
 Frechet (2-Wasserstein) distance between the two Gaussians. Two kinds of features, named in every FID output
 (`InceptionFeatures.label`, `FID_LABELS`): with the optional extra (pip install "spade-lesson[fid]", pytorch-fid) the
 standard pt_inception weights, the TensorFlow Inception behind published FIDs (the paper's included); without it,
-torchvision's ImageNet Inception-v3, whose numbers rank models but are not comparable with published FIDs. Weights come
-from the torch hub cache or a download, checked by spade_lesson.runtime.pretrained; offline, `load_inception()` says so
-in one
-line and returns None.
+torchvision's ImageNet Inception-v3, whose numbers rank models but are not comparable with published FIDs. Weights
+come from the torch hub cache or a download, checked by spade_lesson.runtime.pretrained; offline, `load_inception()`
+says so in one line and returns None.
 """
 
 from __future__ import annotations

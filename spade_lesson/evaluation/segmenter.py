@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from spade_lesson.data.semantic import IGNORE_INDEX, one_hot
+from spade_lesson.data.semantic import IGNORE_INDEX
 from spade_lesson.evaluation.metrics import confusion_matrix, miou, pixel_accuracy
+from spade_lesson.layers.semantic_input import semantic_input
 from spade_lesson.runtime.atomic import atomic_write
 
 CACHE_DIR = "runs/segmenters"  # where trained segmenters are kept, one file per setting
@@ -199,9 +200,11 @@ def segment(segmenter: UNet, image: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def score(segmenter: UNet, dataset: Dataset, make_image: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+def score(segmenter: UNet, dataset: Dataset,
+          make_image: Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor],
           num_images: int | None = None, batch_size: int = 16) -> dict[str, float]:
-    """{"miou", "pixel_acc"} of segment(make_image(label, image)) against label over the first num_images items."""
+    """{"miou", "pixel_acc"} of segment(make_image(label, image, instance or None)) against label over the first
+    num_images items."""
     count = len(dataset) if num_images is None else min(num_images, len(dataset))
     if count < 1:
         raise ValueError(f"score: num_images={num_images} leaves no image to score; pass at least 1")
@@ -213,21 +216,27 @@ def score(segmenter: UNet, dataset: Dataset, make_image: Callable[[torch.Tensor,
         items = [dataset[i] for i in range(start, min(start + batch_size, count))]
         label = torch.stack([item["label"] for item in items]).to(device)
         image = torch.stack([item["image"] for item in items]).to(device)
-        conf += confusion_matrix(segment(segmenter, make_image(label, image).to(device)), label, dataset.num_classes)
+        instance = torch.stack([item["instance"] for item in items]) if "instance" in items[0] else None
+        made = make_image(label, image, instance).to(device)
+        conf += confusion_matrix(segment(segmenter, made), label, dataset.num_classes)
     segmenter.train(was_training)
     return {"miou": miou(conf), "pixel_acc": pixel_accuracy(conf)}
 
 
 def evaluate(generator: nn.Module, dataset: Dataset, segmenter: UNet, num_images: int | None = None,
-             batch_size: int = 16) -> dict[str, float]:
-    """Scores of the images generator(one_hot(label)) makes from the dataset's label maps (generator in eval mode)."""
+             batch_size: int = 16, contain_dontcare_label: bool = False,
+             no_instance: bool = True) -> dict[str, float]:
+    """Scores of the images generator(m) makes from the dataset's label maps (generator in eval mode), m built as
+    training built it (semantic_input with the run's options: **input_options(nets.config))."""
     was_training = generator.training
     generator.eval()
     device = next(generator.parameters()).device
 
-    def generated(label: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-        """The generator's picture of this label map (the real image is not used)."""
-        return generator(one_hot(label.to(device), dataset.num_classes)).float()
+    def generated(label: torch.Tensor, image: torch.Tensor, instance: torch.Tensor | None) -> torch.Tensor:
+        """The generator's picture of this label map (and instance map; the real image is not used)."""
+        semantic = semantic_input(label.to(device), dataset.num_classes, contain_dontcare_label, no_instance,
+                                  None if instance is None else instance.to(device))
+        return generator(semantic).float()
 
     try:
         return score(segmenter, dataset, generated, num_images, batch_size)
@@ -237,4 +246,4 @@ def evaluate(generator: nn.Module, dataset: Dataset, segmenter: UNet, num_images
 
 def ceiling(dataset: Dataset, segmenter: UNet, num_images: int | None = None, batch_size: int = 16) -> dict[str, float]:
     """Scores of the real images: the best a generator can expect from this segmenter."""
-    return score(segmenter, dataset, lambda label, image: image, num_images, batch_size)
+    return score(segmenter, dataset, lambda label, image, instance: image, num_images, batch_size)

@@ -1,9 +1,8 @@
 """Weight initialization as the official SPADE code does it (options init_type, init_variance; init_weights).
 
 `init_weights(module, init_type="xavier", gain=0.02)` re-draws, in place, every parameter of module's
-- BatchNorm layers (torch's BatchNorm2d and SyncBatchNorm, and spade_lesson.layers.norms.BatchNorm2d): scale ~ N(1,
-gain^2),
-  shift 0;
+- BatchNorm layers (torch's BatchNorm2d and SyncBatchNorm, and spade_lesson.layers.norms.BatchNorm2d): scale
+  ~ N(1, gain^2), shift 0;
 - Conv2d and Linear layers: the weight by init_type, the bias 0:
   "xavier" (the official default, with gain 0.02: Xavier-normal, std = gain * sqrt(2 / (fan_in + fan_out))),
   "xavier_uniform" (Xavier-uniform with gain 1: the official code ignores init_variance here), "normal" (N(0, gain^2)),

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.data.semantic import checked_label
-from spade_lesson.runtime.machine import autocast_dtype
+from spade_lesson.runtime.amp import autocast_dtype
 
 
 class SegMap:

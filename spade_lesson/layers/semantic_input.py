@@ -8,11 +8,13 @@ are all-zero vectors; then, unless no_instance, the instance edge map (the offic
 (N, H, W) ids, or of the label map itself when no instance map is given (class boundaries standing in for instance
 boundaries). With lookup=True the same map as a SegMap (class ids, the edges its extra channel) for the convs that
 sum weight slices instead (spade_lesson.layers.onehot). `semantic_nc(...)`: its channel count, label_nc + 1 (don't
-care) + 1
-(edges), as options/base_options.py.
+care) + 1 (edges), as options/base_options.py.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 
@@ -23,6 +25,13 @@ from spade_lesson.layers.onehot import SegMap, cat_channels
 def semantic_nc(label_nc: int, contain_dontcare_label: bool = False, no_instance: bool = True) -> int:
     """Channels of the generator's input: label_nc (+1 for the don't-care channel) (+1 for the instance edges)."""
     return label_nc + int(contain_dontcare_label) + int(not no_instance)
+
+
+def input_options(config: Mapping[str, Any]) -> dict[str, bool]:
+    """{"contain_dontcare_label", "no_instance"} as a run's settings (a checkpoint's config dict) say; a run from
+    before those settings had neither (False, True). Pass them on to semantic_input, the Painter and evaluate."""
+    return {"contain_dontcare_label": bool(config.get("contain_dontcare_label", False)),
+            "no_instance": bool(config.get("no_instance", True))}
 
 
 def semantic_input(label: torch.Tensor, label_nc: int, contain_dontcare_label: bool = False, no_instance: bool = True,

@@ -1,5 +1,6 @@
 """The networks: SPADE's generator, the multi-scale discriminator, the style encoder, the baselines and ablation
-variants the paper compares against, a shared-predictor SPADE design, and the loader for official checkpoints."""
+variants the paper compares against, one predictor for every layer's gamma/beta, and the loader for official
+checkpoints."""
 
 from spade_lesson.models.baselines import BaselineGenerator, matching_ngf
 from spade_lesson.models.discriminator import MultiscaleDiscriminator, NLayerDiscriminator

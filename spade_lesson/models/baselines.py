@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.layers.blocks import maybe_spectral, norm_layer
-from spade_lesson.layers.counting import count_parameters
+from spade_lesson.layers.counting import closest_width, count_parameters
 from spade_lesson.layers.onehot import OneHotConv2d, SegMap
 from spade_lesson.models.generator import UPSAMPLING_LAYERS, SPADEGenerator, decoder_plan, latent_size
 
@@ -100,15 +100,4 @@ def matching_ngf(semantic_nc: int, ngf: int = 64, num_upsampling_layers: str = "
     with torch.device("meta"):  # count without allocating or initializing any weights
         target = count_parameters(SPADEGenerator(ngf=ngf, kernel_size=kernel_size, spade_hidden=spade_hidden,
                                                  spectral=False, **shape))
-
-        def baseline_count(width: int) -> int:
-            """Parameters of the baseline at this ngf."""
-            return count_parameters(BaselineGenerator(ngf=width, norm=norm, spectral=False, **shape))
-
-        low, high = 1, 2
-        while baseline_count(high) < target:  # double until the baseline is at least as large
-            low, high = high, 2 * high
-        while high - low > 1:  # bisect: baseline_count(low) < target <= baseline_count(high)
-            middle = (low + high) // 2
-            low, high = (middle, high) if baseline_count(middle) < target else (low, middle)
-        return min((low, high), key=lambda width: abs(baseline_count(width) - target))
+    return closest_width(lambda width: BaselineGenerator(ngf=width, norm=norm, spectral=False, **shape), target)

@@ -1,8 +1,7 @@
 """The SPADE discriminator (Park et al., CVPR 2019, Sec. 3.2): pix2pixHD's multi-scale PatchGAN.
 
-Every conv after the first goes through `spade_lesson.layers.blocks.conv_norm` (norm: "instance", "batch", "syncbatch"
-or
-"none"; the official norm_D "spectralinstance" is spectral=True, norm="instance").
+Every conv after the first goes through `spade_lesson.layers.blocks.conv_norm` (norm: "instance", "batch",
+"syncbatch" or "none"; the official norm_D "spectralinstance" is spectral=True, norm="instance").
 
 `NLayerDiscriminator(in_channels, n_layers_D=4, ndf=64, spectral=True, norm="instance",
 get_intermediate_features=True)`: 4x4 convs, stride 2 except the last two, widths ndf, 2 ndf, ... (at most 512), 1.
@@ -15,8 +14,7 @@ k times (3x3, stride 2, padding 1, padding not counted).
 in_channels = semantic_nc + 3 (label map and image concatenated).
 forward(x) -> list (one per scale) of lists of features, last = logits. x may be a SegMap (the label map's ids with the
 image as extra channels, SegMap.with_extra): the first scale's first conv then sums weight slices
-(spade_lesson.layers.onehot),
-the coarser scales read its average-pooled dense form (SegMap.avg_pool2d).
+(spade_lesson.layers.onehot), the coarser scales read its average-pooled dense form (SegMap.avg_pool2d).
 """
 
 from __future__ import annotations

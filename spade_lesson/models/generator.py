@@ -16,8 +16,8 @@ z_dim=256, spectral=True, param_free_norm="batch", kernel_size=3, spade_hidden=1
   spectral=True, param_free_norm="syncbatch", kernel_size=3 (spade_hidden is 128 in the official code).
 forward(semantic, z=None): semantic (N, semantic_nc, H, W) float one-hot, or a SegMap (class ids; the convs that read
 it then sum weight slices, spade_lesson.layers.onehot) -> image (N, 3, H_out, W_out) in [-1, 1]. The label map is
-resized
-once per resolution (nearest, from the full map, as every official SPADE layer does it) and shared by the layers there.
+resized once per resolution (nearest, from the full map, as every official SPADE layer does it) and shared by the
+layers there.
 Submodule names follow NVlabs/SPADE (fc, head_0, G_middle_0, G_middle_1, up_0..up_4, conv_img).
 """
 

@@ -51,6 +51,13 @@ OFFICIAL_DEFAULTS: dict[str, Any] = {
     "no_ganFeat_loss": False,
 }
 KINDS = ("G", "D", "E")
+# the largest value each size option may take before anything is built (the official ones are 182, 3, 64, 64, 256,
+# 1024, 2, 4 at most); within these, load() still compares the network's size with the checkpoint's before building
+LIMITS = {"label_nc": 4096, "output_nc": 4, "ngf": 1024, "ndf": 1024, "z_dim": 4096, "crop_size": 4096, "num_D": 8,
+          "n_layers_D": 10}
+TEXT_OPTIONS = ("num_upsampling_layers", "norm_G", "norm_D", "norm_E", "netG", "netD", "netD_subarch")
+MAX_ASPECT = 8.0  # width / height between 1/8 and 8
+MAX_OPT_BYTES = 2**20  # an opt.txt is a few kB
 NONSPADE_NORMS = {"instance": "instance", "batch": "batch", "sync_batch": "syncbatch", "none": "none", "": "none"}
 
 
@@ -67,8 +74,15 @@ def read_options(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"options file {path} not found: pass the opt.txt saved beside the official checkpoint")
+    try:
+        if path.stat().st_size > MAX_OPT_BYTES:
+            raise UnicodeError
+        text = path.read_text(encoding="utf-8")
+    except UnicodeError:
+        raise ValueError(f"--opt {path}: not a text file of options (a checkpoint?): pass the opt.txt saved beside "
+                         "the official latest_net_G.pth") from None
     options: dict[str, Any] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         line = re.sub(r"\s*\[default: .*\]\s*$", "", line).strip()
         if not line or line.startswith("---"):
             continue
@@ -82,11 +96,19 @@ def read_options(path: str | os.PathLike) -> dict[str, Any]:
 
 def resolve_options(options: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """Official options (dict or opt.txt path) with official defaults filled in and semantic_nc derived."""
+    if not isinstance(options, (Mapping, str, os.PathLike)):
+        raise ValueError(f"official options are a {type(options).__name__}: pass a dict of official option names or "
+                         "the path of an opt.txt")
     given = read_options(options) if isinstance(options, (str, os.PathLike)) else dict(options)
     merged = {**OFFICIAL_DEFAULTS, **{key: given[key] for key in OFFICIAL_DEFAULTS if key in given}}
-    for name in ("label_nc", "output_nc", "ngf", "ndf", "z_dim", "crop_size", "num_D", "n_layers_D"):
-        if isinstance(merged[name], bool) or not isinstance(merged[name], int) or merged[name] < 1:
-            raise ValueError(f"official option {name}={merged[name]!r} must be a positive integer")
+    for name, limit in LIMITS.items():
+        if isinstance(merged[name], bool) or not isinstance(merged[name], int) or not 1 <= merged[name] <= limit:
+            raise ValueError(f"official option {name}={merged[name]!r} must be an integer from 1 to {limit} (the "
+                             f"official default is {OFFICIAL_DEFAULTS[name]}): check the opt.txt")
+    for name in TEXT_OPTIONS:
+        if not isinstance(merged[name], str):
+            raise ValueError(f"official option {name}={merged[name]!r} must be a name such as "
+                             f"{OFFICIAL_DEFAULTS[name]!r}: check the opt.txt")
     for name in ("contain_dontcare_label", "no_instance", "use_vae", "no_ganFeat_loss"):
         if not isinstance(merged[name], bool):
             raise ValueError(f"official option {name}={merged[name]!r} must be True or False")
@@ -95,9 +117,9 @@ def resolve_options(options: Mapping[str, Any] | str | os.PathLike) -> dict[str,
         merged["aspect_ratio"] = math.nan if isinstance(aspect_ratio, bool) else float(aspect_ratio)
     except (TypeError, ValueError):
         merged["aspect_ratio"] = math.nan
-    if not (math.isfinite(merged["aspect_ratio"]) and merged["aspect_ratio"] > 0):
+    if not (math.isfinite(merged["aspect_ratio"]) and 1 / MAX_ASPECT <= merged["aspect_ratio"] <= MAX_ASPECT):
         raise ValueError(f"official option aspect_ratio={aspect_ratio!r} must be a positive number (width / height, "
-                         "e.g. 1.0 or 2.0)")
+                         f"e.g. 1.0 or 2.0, between 1/{MAX_ASPECT:g} and {MAX_ASPECT:g})")
     merged["semantic_nc"] = semantic_nc(merged["label_nc"], merged["contain_dontcare_label"], merged["no_instance"])
     return merged
 
@@ -172,8 +194,16 @@ def load(kind: str, state_dict: Mapping[str, torch.Tensor] | str | os.PathLike,
          options: Mapping[str, Any] | str | os.PathLike) -> nn.Module:
     """Our G / D / E built from official options, an official state dict (or .pth path) loaded strictly, eval mode."""
     arguments = network_arguments(kind, options)
-    network = {"G": SPADEGenerator, "D": MultiscaleDiscriminator, "E": ConvEncoder}[kind](**arguments)
+    build = {"G": SPADEGenerator, "D": MultiscaleDiscriminator, "E": ConvEncoder}[kind]
     state = read_checkpoint(state_dict) if isinstance(state_dict, (str, os.PathLike)) else dict(state_dict)
+    with torch.device("meta"):  # its size first, allocating nothing: options in the billions never reach memory
+        wanted = sum(param.numel() for param in build(**arguments).parameters())
+    held = sum(value.numel() for value in state.values() if isinstance(value, torch.Tensor))
+    if wanted > held:
+        raise ValueError(f"the options describe an official {kind} of {wanted} parameters but the checkpoint holds "
+                         f"{held} values: check that the opt.txt belongs to this checkpoint (ngf, label_nc, crop_size, "
+                         "z_dim, ...)")
+    network = build(**arguments)
     if state and all(key.startswith("module.") for key in state):
         state = {key[len("module."):]: value for key, value in state.items()}  # saved from inside DataParallel
     try:

@@ -9,7 +9,7 @@ variations; Tan et al., TPAMI 2021), built from the course's own layers; each is
 - `spade_1x1`: SPADE with 1x1 kernels (the paper's kernel-size study), its embedding widened to SPADE's size;
 - `spade_instance`: SPADE over InstanceNorm instead of BatchNorm (the paper's parameter-free-norm study);
 - `clade`: the SPADE decoder with CLADE (spade_lesson.layers.clade) in place of SPADE, at the same width: a cost
-comparison.
+  comparison.
 
 `VARIANTS`: name -> Variant (what it isolates, where the label enters, whether its size is matched, its builder).
 `build_variant(name, semantic_nc, ngf=16, spade_hidden=32, crop_size=64, aspect_ratio=1.0, spectral=True)`: the
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.layers.clade import CLADE
-from spade_lesson.layers.counting import count_parameters
+from spade_lesson.layers.counting import closest_width, conv_multiply_adds, count_parameters
 from spade_lesson.layers.onehot import SegMap
 from spade_lesson.layers.spade import SPADE
 from spade_lesson.models.baselines import BaselineGenerator, BaselineResnetBlock
@@ -133,22 +133,6 @@ def _spade(shape: Shape, **overrides: object) -> SPADEGenerator:
                           spectral=shape.spectral, **options)
 
 
-def closest_width(build: Callable[[int], nn.Module], target: int) -> int:
-    """The width w >= 1 whose build(w) has the parameter count closest to target (counts grow with w)."""
-    def count(width: int) -> int:
-        """Parameters of build(width), counted on the meta device (nothing allocated)."""
-        with torch.device("meta"):
-            return count_parameters(build(width))
-
-    low, high = 1, 2
-    while count(high) < target:  # double until build(high) is at least as large
-        low, high = high, 2 * high
-    while high - low > 1:  # bisect: count(low) < target <= count(high)
-        middle = (low + high) // 2
-        low, high = (middle, high) if count(middle) < target else (low, middle)
-    return min((low, high), key=lambda width: abs(count(width) - target))
-
-
 def _matched(build: Callable[[Shape, int], nn.Module]) -> Callable[[Shape], nn.Module]:
     """A builder that picks the width w for build(shape, w) whose parameter count is closest to spade's."""
     def sized(shape: Shape) -> nn.Module:
@@ -214,12 +198,6 @@ def build_variant(name: str, semantic_nc: int, ngf: int = 16, spade_hidden: int 
     return VARIANTS[name].build(Shape(semantic_nc, ngf, spade_hidden, crop_size, aspect_ratio, spectral))
 
 
-def _conv_macs(conv: nn.Conv2d, output: torch.Tensor) -> int:
-    """Multiply-adds of conv for one image: each output value sums C_in / groups * k_h * k_w products."""
-    kernel_height, kernel_width = conv.kernel_size
-    return output[0].numel() * conv.in_channels // conv.groups * kernel_height * kernel_width
-
-
 @torch.no_grad()
 def norm_macs(generator: nn.Module, semantic_nc: int, height: int, width: int) -> int:
     """Multiply-adds per image inside the normalization layers of generator for an (height, width) label map.
@@ -237,7 +215,7 @@ def norm_macs(generator: nn.Module, semantic_nc: int, height: int, width: int) -
 
     def convolved(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
         """The multiply-adds of a conv inside a SPADE branch."""
-        counts.append(_conv_macs(module, output))
+        counts.append(conv_multiply_adds(module, output))  # batch 1: per image
 
     hooks = []
     for module in generator.modules():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import random
 import sys
@@ -51,8 +52,9 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def _gpu_index(name: str, first: int, count: int) -> int:
     """This process's GPU: `first` plus torchrun's local rank, checked against the `count` GPUs torch sees."""
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    processes = int(os.environ.get("LOCAL_WORLD_SIZE", str(local_rank + 1)))  # torchrun's processes on this machine
+    fix = "unset it, or let torchrun set it"
+    local_rank = env_int("LOCAL_RANK", 0, 0, fix)
+    processes = env_int("LOCAL_WORLD_SIZE", local_rank + 1, 1, fix)  # torchrun's processes on this machine
     if first + processes > count:
         raise ValueError(f"device={name!r} with {processes} processes on this machine needs GPUs {first}.."
                          f"{first + processes - 1}, but torch sees {count} GPU{'s' * (count != 1)}: start torchrun "
@@ -83,8 +85,33 @@ def device_memory(device: torch.device) -> int | None:
     return None
 
 
+SEED_LIMIT = 2**32  # NumPy's legacy seeding takes 0 .. 2**32 - 1
+
+
+def check_seed(seed: object, name: str = "seed") -> int:
+    """seed when it is an int NumPy, torch and Python can all be seeded with; else a one-line ValueError naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"{name}={seed!r}: pass a whole number from 0 to 2**32 - 1 (--seed on the command line)")
+    return seed
+
+
+def env_int(name: str, default: int, minimum: int, fix: str) -> int:
+    """The environment variable name as an int >= minimum (default when unset or empty); else one line with fix."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise ValueError(f"{name}={text!r} is not a whole number >= {minimum}: {fix}")
+    return value
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (every device) so a run can be repeated."""
+    check_seed(seed)
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -97,20 +124,45 @@ def idle_cpu_cores() -> int:
     return max(1, min(cores, cores - busy))
 
 
+RENDEZVOUS_S = 120.0  # how long processes started without torchrun wait for each other
+RANK_FIX = "unset WORLD_SIZE, RANK, MASTER_ADDR and MASTER_PORT, or start the processes with torchrun"
+
+
+def _rendezvous(world_size: int) -> dist.TCPStore:
+    """The store every process of WORLD_SIZE meets at (MASTER_ADDR:MASTER_PORT), waiting at most RENDEZVOUS_S."""
+    rank = env_int("RANK", 0, 0, RANK_FIX)
+    address, port = os.environ.get("MASTER_ADDR", ""), env_int("MASTER_PORT", 0, 1, RANK_FIX)
+    if not address or not port:
+        raise ValueError(f"WORLD_SIZE={world_size} but MASTER_ADDR or MASTER_PORT is unset: {RANK_FIX}")
+    print(f"process {rank} of WORLD_SIZE={world_size}: waiting up to {RENDEZVOUS_S:g} s for the others at "
+          f"{address}:{port} (WORLD_SIZE, RANK, MASTER_ADDR left over from another job? {RANK_FIX})", file=sys.stderr)
+    try:
+        return dist.TCPStore(address, port, world_size, is_master=rank == 0,
+                             timeout=datetime.timedelta(seconds=RENDEZVOUS_S), wait_for_workers=True)
+    except (RuntimeError, OSError) as error:
+        raise ValueError(f"process {rank} of WORLD_SIZE={world_size}: the other processes did not meet at "
+                         f"{address}:{port} within {RENDEZVOUS_S:g} s ({type(error).__name__}): {RANK_FIX}") from None
+
+
 def init_distributed(device: torch.device) -> tuple[int, int, bool]:
     """(rank, world size, whether this call started the process group) from torchrun's environment.
 
     device: this process's device (pick_device); on CUDA it becomes the current GPU before NCCL starts, elsewhere the
     processes talk through gloo.
     """
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    world_size = env_int("WORLD_SIZE", 1, 1, "unset it, or start the processes with torchrun --nproc_per_node N")
     if world_size == 1:
         return 0, 1, False
     started = not dist.is_initialized()
     if started:
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if "TORCHELASTIC_RUN_ID" in os.environ:  # torchrun started every process: its rendezvous is done
+            dist.init_process_group(backend)
+        else:  # started by hand, or variables left over from another job: wait a bounded time for the others
+            dist.init_process_group(backend, store=_rendezvous(world_size), rank=env_int("RANK", 0, 0, RANK_FIX),
+                                    world_size=world_size)
     return dist.get_rank(), world_size, started
 
 
@@ -121,10 +173,3 @@ def any_process(flags: list[bool], world_size: int, device: torch.device) -> lis
     tensor = torch.tensor([float(flag) for flag in flags], device=device)
     dist.all_reduce(tensor)
     return [bool(value > 0) for value in tensor.tolist()]
-
-
-def autocast_dtype(device_type: str) -> torch.dtype | None:
-    """The dtype autocast computes in on this device type right now, None when autocast is off."""
-    if torch.is_autocast_enabled(device_type):
-        return torch.get_autocast_dtype(device_type)
-    return None

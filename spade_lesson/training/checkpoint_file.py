@@ -71,8 +71,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
-        raise ValueError(f"{path}: not a readable spade-lesson checkpoint ({type(error).__name__}); "
-                         "delete it or train into a new --out") from None
+        raise ValueError(f"{path}: not a readable spade-lesson checkpoint ({type(error).__name__}): pass the "
+                         "checkpoint.pt a run wrote (a run's own, if damaged, is replaced only by training into a "
+                         "new --out)") from None
 
 
 def saved_config(state: dict[str, Any]) -> TrainConfig:
@@ -81,13 +82,19 @@ def saved_config(state: dict[str, Any]) -> TrainConfig:
     return TrainConfig(**{name: value for name, value in state["config"].items() if name in names})
 
 
+def trained_label_nc(state: dict[str, Any]) -> int:
+    """The classes of the label maps a checkpoint was trained on (before label_nc was saved the input was the
+    one-hot map alone, so semantic_nc)."""
+    return state.get("label_nc", state["semantic_nc"])
+
+
 def load_trainer(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[SPADETrainer, int]:
     """(trainer with every network restored, step) from a checkpoint, e.g. to sample from its EMA generator."""
     state = load_checkpoint(path)
     config = saved_config(state)
     device = torch.device(device)
-    label_nc = state.get("label_nc", state["semantic_nc"])  # checkpoints before label_nc: one-hot input only
-    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), label_nc, config.image_size, device)
+    trainer = SPADETrainer(dataclasses.replace(config, lambda_vgg=0.0), trained_label_nc(state), device,
+                           config.image_size)
     trainer.load_state_dict(state["trainer"])
     return trainer, state["step"]
 

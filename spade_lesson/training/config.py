@@ -8,6 +8,8 @@ Each field carries its help text in its metadata (and, where the command line na
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,11 @@ from spade_lesson.data.preprocess import MODES as PREPROCESS_MODES
 from spade_lesson.data.preprocess import Preprocess
 from spade_lesson.layers.initialization import INIT_TYPES, check_init
 from spade_lesson.models.generator import UPSAMPLING_LAYERS, image_size
+from spade_lesson.runtime.machine import check_seed
 from spade_lesson.training.losses import GAN_MODES
 
 AMP_MODES = ("auto", "bf16", "fp16", "none")
+MAX_ASPECT = 8  # width / height between 1/8 and 8: beyond, one side is a sliver (and 1e-300 asks for 10^301 rows)
 
 
 def setting(default: Any, help: str, **cli: Any) -> Any:
@@ -55,14 +59,16 @@ class TrainConfig:
     load_size: int | None = setting(None, "the official load_size, the resize before a random crop (286 for 256 "
                                           "crops officially); None: size")
     flip: bool = setting(False, "random left-right flips of image, label and instance map alike (the official "
-                                "default for real datasets; Landscapes is drawn, not flipped)")
+                                "default for real datasets; Landscapes is drawn, not flipped)", negative="--no-flip")
     num_classes: int | None = setting(None, "the label's class count when a folder has no dataset.json and no known "
                                             "layout says it (never guessed from the largest id when one does)")
     contain_dontcare_label: bool = setting(False, "one more input channel marking don't-care pixels (label 255), as "
-                                                  "the official option; else they are all-zero vectors")
-    no_instance: bool = setting(True, "the official no_instance, on here (Landscapes has no instance maps): "
-                                      "--instance-edges adds the official get_edges of the dataset's instance maps "
-                                      "to the input (class boundaries where it has none)", flag="--instance-edges")
+                                                  "the official option; else they are all-zero vectors",
+                                           negative="--no-contain-dontcare-label")
+    no_instance: bool = setting(True, "the official no_instance: no instance-edge channel (the default for Landscapes "
+                                      "and ADE20K); --instance adds the official get_edges of the dataset's instance "
+                                      "maps to the input (class boundaries where it has none), the default for "
+                                      "COCO-Stuff and Cityscapes", flag="--no-instance", negative="--instance")
     init_type: str = setting("xavier", "initialization of every conv, linear and BatchNorm of G, D and E, as the "
                                        "official init_type (xavier: the official default)", choices=INIT_TYPES)
     init_variance: float = setting(0.02, "the official init_variance: gain (xavier, orthogonal) or std (normal) of the "
@@ -125,6 +131,20 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         """Check the values with one-line errors naming the field."""
+        check_types(self)
+        for name in ("lambda_feat", "lambda_vgg", "lambda_kld", "beta1", "beta2"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} ({flag_of(name)}) must be at least 0")
+        for name in ("lr_G", "lr_D"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}={getattr(self, name)} ({flag_of(name)}) must be positive")
+        for name in ("beta1", "beta2"):
+            if getattr(self, name) >= 1:
+                raise ValueError(f"{name}={getattr(self, name)} ({flag_of(name)}) must be below 1 (Adam's betas)")
+        check_seed(self.seed)
+        if self.aspect_ratio > 0 and not 1 / MAX_ASPECT <= self.aspect_ratio <= MAX_ASPECT:
+            raise ValueError(f"aspect_ratio={self.aspect_ratio} (--aspect-ratio): width / height must be between "
+                             f"1/{MAX_ASPECT} and {MAX_ASPECT} (2.0 for the paper's Cityscapes)")
         if self.gan_mode not in GAN_MODES:
             raise ValueError(f"gan_mode={self.gan_mode!r}: choose one of {', '.join(GAN_MODES)}")
         if self.amp not in AMP_MODES:
@@ -147,6 +167,30 @@ class TrainConfig:
             raise ValueError(f"max_seconds={self.max_seconds} must be positive (or None for no limit)")
         if self.decay_start is not None and not 0 <= self.decay_start <= self.steps:
             raise ValueError(f"decay_start={self.decay_start} must be between 0 and steps={self.steps} (or None)")
+
+
+def flag_of(name: str) -> str:
+    """The command-line flag of TrainConfig's field name."""
+    return TrainConfig.__dataclass_fields__[name].metadata.get("flag", "--" + name.replace("_", "-"))
+
+
+def check_types(config: TrainConfig) -> None:
+    """Every field of its declared type (an int is no bool, a float is finite); one line naming field and flag."""
+    for name, hint in typing.get_type_hints(TrainConfig).items():
+        value = getattr(config, name)
+        kinds = [kind for kind in typing.get_args(hint) or (hint,) if kind is not type(None)]
+        if value is None and len(kinds) < len(typing.get_args(hint) or (hint,)):
+            continue
+        kind = kinds[0]
+        if kind is float:
+            good = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            wanted = "a finite number"
+        elif kind is int:
+            good, wanted = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+        else:
+            good, wanted = isinstance(value, kind), f"a {kind.__name__}"
+        if not good:
+            raise ValueError(f"{name}={value!r} ({flag_of(name)}) must be {wanted}")
 
 
 def course_config(**overrides: Any) -> TrainConfig:

@@ -6,6 +6,8 @@ Every network it returns is initialized as the config says (`init_type`, `init_v
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -17,6 +19,18 @@ from spade_lesson.runtime.machine import device_memory
 from spade_lesson.training.config import TrainConfig
 
 
+def check_generator(generator: object) -> None:
+    """A one-line ValueError unless generator is an nn.Module whose forward can be called as forward(semantic, z)."""
+    try:
+        inspect.signature(generator.forward).bind(None, None)
+        fits = isinstance(generator, nn.Module)
+    except (AttributeError, TypeError, ValueError):
+        fits = False
+    if not fits:
+        raise ValueError(f"generator={type(generator).__name__}: pass an nn.Module whose forward takes (semantic, "
+                         "z=None), such as spade_lesson.models.baselines' generators")
+
+
 def build_networks(config: TrainConfig, semantic_nc: int, image_size: tuple[int, int] | None = None,
                    generator: nn.Module | None = None, discriminator: bool = True) -> dict[str, nn.Module]:
     """G, D (multi-scale discriminator; unless discriminator=False, for sampling) and, with use_vae, E (encoder).
@@ -26,6 +40,8 @@ def build_networks(config: TrainConfig, semantic_nc: int, image_size: tuple[int,
     SPADE generator of the config.
     """
     height, width = image_size if image_size is not None else config.image_size
+    if generator is not None:
+        check_generator(generator)
     if generator is None:
         generator = SPADEGenerator(semantic_nc, ngf=config.ngf, num_upsampling_layers=config.num_upsampling_layers,
                                    crop_size=width, aspect_ratio=width / height, use_vae=config.use_vae,
@@ -55,6 +71,7 @@ def training_bytes(config: TrainConfig, semantic_nc: int, image_size: tuple[int,
     with torch.device("meta"):
         nets = build_networks(config, semantic_nc, image_size)
     if generator is not None:  # a given generator is counted as it is (building it would initialize it again)
+        check_generator(generator)
         nets["G"] = generator
     return sum(TRAINING_COPIES[key] * sum(p.numel() * p.element_size() for p in net.parameters())
                for key, net in nets.items())

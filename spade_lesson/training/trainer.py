@@ -1,20 +1,16 @@
 """The GAN step of SPADE (Park et al., CVPR 2019, Sec. 3 and 4): G, D (and E), the EMA generator, TTUR and AMP.
 
-`SPADETrainer(config, label_nc)` owns the networks (built by spade_lesson.training.networks.build_networks, or a
-generator it
-is given), the optimizers and the loss scalers; `step(label, image, instance=None)` is one GAN step, `generate` samples
-the EMA generator, and `state_dict`/`load_state_dict` are what a checkpoint holds. The networks read the semantic input
-that spade_lesson.layers.semantic_input builds from the label map (and instance map) as the config's
-contain_dontcare_label
-and no_instance say: semantic_nc channels.
+`SPADETrainer(config, label_nc, device)` owns the networks (built by spade_lesson.training.networks.build_networks,
+or a generator it is given), the optimizers and the loss scalers; `step(label, image, instance=None)` is one GAN step,
+`generate` samples the EMA generator, and `state_dict`/`load_state_dict` are what a checkpoint holds. The networks read
+the semantic input that spade_lesson.layers.semantic_input builds from the label map (and instance map) as the config's
+contain_dontcare_label and no_instance say: semantic_nc channels.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import sys
-import warnings
 from typing import Any
 
 import torch
@@ -23,7 +19,8 @@ from torch import nn
 from spade_lesson.layers.onehot import SegMap, cat_batch, cat_channels
 from spade_lesson.layers.semantic_input import semantic_input, semantic_nc
 from spade_lesson.models.encoder import reparameterize
-from spade_lesson.runtime.machine import autocast_dtype, ddp_device_ids, pick_device
+from spade_lesson.runtime.amp import resolve_amp
+from spade_lesson.runtime.machine import ddp_device_ids
 from spade_lesson.training.config import TrainConfig
 from spade_lesson.training.losses import (
     VGGLoss,
@@ -43,60 +40,20 @@ def learning_rate_factor(step: int, steps: int, decay_start: int | None) -> floa
     return max(0.0, (steps - step) / (steps - decay_start))  # lr_t = lr_0 (T - t) / (T - t_decay)
 
 
-def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype on this device, None for float32.
-
-    "auto": bf16 on CUDA from Ampere on, fp16 before, float32 elsewhere (a CPU gains from bf16 only with bf16 hardware);
-    "bf16"/"fp16": on any device whose torch autocast has that dtype (fp16 also needs a GradScaler there); where it
-    does not, float32 and one printed line saying so; "none": float32.
-    """
-    if amp == "none" or (amp == "auto" and device.type != "cuda"):
-        return None
-    if amp == "auto":
-        return torch.bfloat16 if torch.cuda.get_device_capability(device)[0] >= 8 else torch.float16
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[amp]
-    missing = None if autocast_works(device.type, dtype) else f"no {amp} autocast on {device.type}"
-    if missing is None and dtype == torch.float16 and not grad_scaler_works(device.type):
-        missing = f"no GradScaler on {device.type}, which fp16 needs"
-    if missing is not None:
-        print(f"amp={amp!r}: this torch ({torch.__version__}) has {missing}; training in float32", file=sys.stderr)
-        return None
-    return dtype
-
-
-def autocast_works(device_type: str, dtype: torch.dtype) -> bool:
-    """Whether torch.autocast(device_type, dtype) really turns autocast on here (torch disables it with a warning)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            with torch.autocast(device_type=device_type, dtype=dtype):
-                return autocast_dtype(device_type) == dtype
-        except (RuntimeError, ValueError):
-            return False
-
-
-def grad_scaler_works(device_type: str) -> bool:
-    """Whether torch.amp.GradScaler exists for this device type."""
-    try:
-        torch.amp.GradScaler(device_type)
-    except (RuntimeError, ValueError, AttributeError):
-        return False
-    return True
-
-
 class SPADETrainer:
     """G, D (and E), the EMA generator, TTUR Adam optimizers and the losses: one call of step() is one GAN step."""
 
-    def __init__(self, config: TrainConfig, label_nc: int, image_size: tuple[int, int] | None = None,
-                 device: torch.device | None = None, distributed: bool = False,
+    def __init__(self, config: TrainConfig, label_nc: int, device: torch.device,
+                 image_size: tuple[int, int] | None = None, distributed: bool = False,
                  generator: nn.Module | None = None) -> None:
-        """label_nc: classes of the label maps (the dataset's num_classes); image_size: (H, W), default
-        config.image_size; device: default pick_device(config.device); generator: the generator to train (anything with
-        forward(semantic, z=None), semantic a SegMap, or the dense map with one_hot_lookup=False), default SPADE's."""
+        """label_nc: classes of the label maps (the dataset's num_classes); device: where the networks train, picked
+        once by the caller (spade_lesson.runtime.machine.pick_device(config.device)); image_size: (H, W), default
+        config.image_size; generator: the generator to train (anything with forward(semantic, z=None), semantic a
+        SegMap, or the dense map with one_hot_lookup=False), default SPADE's."""
         self.config = config
         self.label_nc = label_nc
         self.semantic_nc = semantic_nc(label_nc, config.contain_dontcare_label, config.no_instance)
-        self.device = device = device if device is not None else pick_device(config.device)
+        self.device = device
         self.amp_dtype = resolve_amp(config.amp, device)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         check_memory(config, self.semantic_nc, image_size, device, generator)
@@ -227,7 +184,8 @@ class SPADETrainer:
     def generate(self, label: torch.Tensor, image: torch.Tensor | None = None, z: torch.Tensor | None = None,
                  generator: torch.Generator | None = None, instance: torch.Tensor | None = None) -> torch.Tensor:
         """The EMA generator's images (N, 3, H, W) for labels (N, H, W) (and their instance maps); style z from
-        `image` (VAE), given, or drawn."""
+        `image` (VAE), given, or drawn. Before the first step there is no average yet (and the copy's spectral-norm
+        vectors were never iterated): a throwaway copy of G draws, as a step runs it, and no state changes."""
         semantic = self.semantic(label, instance)
         if self.encoder is not None and z is None:
             if image is not None:
@@ -236,8 +194,9 @@ class SPADETrainer:
                 self.encoder.train()
             else:
                 z = torch.randn(len(label), self.ema.z_dim, device=self.device, generator=generator)
+        sampler = self.ema if self.steps_done > 0 else copy.deepcopy(self.generator).train()
         with self.autocast():
-            return self.ema(semantic, z).float()
+            return sampler(semantic, z).float()
 
     @torch.no_grad()
     def non_finite_weights(self) -> str | None:

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.course.checks.core import Cases, _isolated
-from spade_lesson.layers.clade import CLADE
 from spade_lesson.data.semantic import one_hot
+from spade_lesson.layers.clade import CLADE
 from spade_lesson.layers.spade import SPADE
 from spade_lesson.models.variants import norm_macs
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import torch
 
-from spade_lesson.layers.counting import count_parameters
 from spade_lesson.course.checks.core import Cases, Mistake, _isolated
+from spade_lesson.layers.counting import count_parameters
+from spade_lesson.layers.spade import SPADE
 from spade_lesson.models.discriminator import NLayerDiscriminator
 from spade_lesson.models.generator import latent_size
-from spade_lesson.layers.spade import SPADE
 
 
 @_isolated

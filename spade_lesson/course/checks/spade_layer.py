@@ -11,8 +11,8 @@ from torch import nn
 
 from spade_lesson.course.checks.core import Cases, Mistake, _brief, _isolated
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.models.shared_predictor import SPADE2d, assign_spade_params
 from spade_lesson.layers.spade import SPADE
+from spade_lesson.models.one_predictor import SPADE2d, assign_modulation_maps
 
 
 def _spade_maps(reference: SPADE, segmap: torch.Tensor, size: tuple[int, int],
@@ -24,7 +24,8 @@ def _spade_maps(reference: SPADE, segmap: torch.Tensor, size: tuple[int, int],
 
 @_isolated
 def check_spade_forward(spade_forward: Callable[..., Any]) -> None:
-    """Exercise 03.1: spade_forward(x, segmap, mlp_shared, mlp_gamma, mlp_beta) against spade_lesson.layers.spade.SPADE."""
+    """Exercise 03.1: spade_forward(x, segmap, mlp_shared, mlp_gamma, mlp_beta) against
+    spade_lesson.layers.spade.SPADE."""
     settings = [(6, 4, 16, (32, 32), (64, 64)), (3, 5, 8, (16, 16), (16, 16)), (4, 3, 8, (16, 24), (8, 12))]
     cases = Cases("check_spade_forward", len(settings))
     for norm_nc, label_nc, hidden, size, map_size in settings:
@@ -63,14 +64,15 @@ def check_spade_forward(spade_forward: Callable[..., Any]) -> None:
 
 @_isolated
 def check_split_params(split_params: Callable[..., Any]) -> None:
-    """Exercise 03.2: split_params(num_features, params) against spade_lesson.models.shared_predictor.assign_spade_params."""
+    """Exercise 03.2: split_params(num_features, params) against
+    spade_lesson.models.one_predictor.assign_modulation_maps."""
     settings = [[3, 5, 2], [4], [1, 1, 6]]
     cases = Cases("check_split_params", len(settings))
     for num_features in settings:
         cases.case(f"num_features={num_features}")
         layers = nn.Sequential(*[SPADE2d(c) for c in num_features])
         params = torch.randn(2, 2 * sum(num_features), 6, 6)
-        assign_spade_params(layers, params)
+        assign_modulation_maps(layers, params)
         weights_first = list(zip(params[:, :sum(num_features)].split(num_features, dim=1),
                                  params[:, sum(num_features):].split(num_features, dim=1)))
         got = cases.call(split_params, list(num_features), params.clone())

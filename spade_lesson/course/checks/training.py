@@ -14,7 +14,8 @@ from spade_lesson.training.losses import discriminator_loss, generator_loss, kl_
 
 @_isolated
 def check_hinge_loss(hinge_d: Callable[..., Any], hinge_g: Callable[..., Any]) -> None:
-    """Exercise 05.1: hinge_d(real_logits, fake_logits) and hinge_g(fake_logits) against spade_lesson.training.losses."""
+    """Exercise 05.1: hinge_d(real_logits, fake_logits) and hinge_g(fake_logits) against
+    spade_lesson.training.losses."""
     settings = [("logits near the margins", (4, 1, 9, 9), 0.5), ("logits beyond the margins", (4, 1, 5, 5), 3.0),
                 ("one logit per image", (6,), 0.0)]
     cases = Cases("check_hinge_loss", len(settings))

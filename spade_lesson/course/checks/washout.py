@@ -10,9 +10,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.course.checks.core import Cases, Mistake, _isolated, _randn
+from spade_lesson.course.probe import RIDGE, fit_probe
 from spade_lesson.data.semantic import one_hot
 from spade_lesson.evaluation.metrics import confusion_matrix, miou, pixel_accuracy
-from spade_lesson.course.probe import RIDGE, fit_probe
 
 
 @_isolated

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import lzma
 import os
 import re
+import shutil
 import sys
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 import zlib
@@ -20,7 +23,9 @@ from tqdm.auto import tqdm
 
 from spade_lesson.data.errors import DownloadError
 
-TIMEOUT_S = 60.0  # seconds a connection may stay silent
+TIMEOUT_S = 30.0  # seconds a connection may stay silent (headers, or between two reads)
+STALL_S, STALL_BYTES = 60.0, 64 * 1024  # fewer bytes than this in this many seconds: a stalled transfer, retried
+MAX_BYTES = 64 * 2**30  # the largest archive fetched (COCO-Stuff's images, the largest, are 19 GB)
 RETRIES = 4  # attempts per download before giving up
 BACKOFF_S = 2.0  # wait before the first retry; doubled after each failed attempt
 CHUNK = 1 << 20
@@ -39,10 +44,68 @@ def _content_range(header: str) -> tuple[int | None, int | None]:
     return (int(start) if start else None), (int(total) if total and total != "*" else None)
 
 
+def one_line(text: object) -> str:
+    """text with its line breaks and runs of spaces made single spaces (servers' reasons can span lines)."""
+    return " ".join(str(text).split())
+
+
+def check_url(url: str) -> str:
+    """url when it is http(s)://host/...; else a DownloadError saying what to pass (never retried)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise DownloadError(f"{url!r} is not an http:// or https:// address: pass the full URL, e.g. "
+                            "https://example.org/mine.zip")
+    return url
+
+
+def _check_size(total: int | None, have: int, part: Path) -> None:
+    """Refuse (before any byte) a transfer larger than MAX_BYTES or than the free space beside part."""
+    if total is None:
+        return
+    if total > MAX_BYTES:
+        raise DownloadError(f"{part.name.removesuffix('.part')}: the server announces {total} bytes, more than the "
+                            f"{MAX_BYTES / 2**30:.3g} GiB any dataset archive here needs; check the URL")
+    free = shutil.disk_usage(part.parent).free
+    if total - have > free:
+        raise DownloadError(f"{part.parent} has {free // 2**20} MiB free but the download needs "
+                            f"{(total - have) // 2**20} MiB more: free some space (or pass another --root), then run "
+                            "again")
+
+
+def _copy(response: http.client.HTTPResponse, part: Path, mode: str, have: int, total: int | None) -> None:
+    """Append the response body to part with a progress bar; a body past MAX_BYTES, a stalled one (under
+    STALL_BYTES in STALL_S) or a full disk ends it."""
+    window, window_bytes = time.monotonic(), 0
+    try:
+        with part.open(mode) as file, tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
+                                           desc=part.name.removesuffix(".part")) as bar:
+            while chunk := response.read1(CHUNK):
+                file.write(chunk)
+                bar.update(len(chunk))
+                have += len(chunk)
+                if have > MAX_BYTES or (total is not None and have > total):
+                    file.close()
+                    part.unlink()
+                    raise DownloadError(f"{part.name.removesuffix('.part')}: the server sent more than "
+                                        f"{total if total is not None else MAX_BYTES} bytes; deleted the partial "
+                                        "file; check the URL")
+                window_bytes += len(chunk)
+                if time.monotonic() - window >= STALL_S:
+                    if window_bytes < STALL_BYTES:
+                        raise _Dropped(f"the transfer stalled ({window_bytes} bytes in {STALL_S:g} s)")
+                    window, window_bytes = time.monotonic(), 0
+    except OSError as error:
+        if error.errno != errno.ENOSPC:
+            raise
+        part.unlink(missing_ok=True)
+        raise DownloadError(f"disk full while writing {part}: deleted it; free some space in {part.parent} (or "
+                            "pass another --root), then run again") from None
+
+
 def _transfer(url: str, part: Path) -> None:
     """One attempt: append the rest of url to part (Range: bytes=<size>-), restarting if the server ignores Range."""
     have = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": "spade-lesson-download"}
+    headers = {"User-Agent": "spade-lesson-download", "Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
     try:
@@ -57,6 +120,10 @@ def _transfer(url: str, part: Path) -> None:
         part.unlink()
         raise _Dropped("the server refused to resume (HTTP 416); starting over") from None
     with response:
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise DownloadError(f"{url}: the server compressed the transfer (Content-Encoding: {encoding}), which "
+                                f"would corrupt the archive; download it by hand into {part.parent} and run again")
         if response.status == 206:
             start, total = _content_range(response.headers.get("Content-Range", ""))
             if start != have:
@@ -65,13 +132,10 @@ def _transfer(url: str, part: Path) -> None:
             mode = "ab"
         else:  # 200: the server ignored Range and sends the whole file
             have, mode = 0, "wb"
-            length = response.headers.get("Content-Length")
-            total = int(length) if length else None
-        with part.open(mode) as file, tqdm(total=total, initial=have, unit="B", unit_scale=True, unit_divisor=1024,
-                                           desc=part.name.removesuffix(".part")) as bar:
-            while chunk := response.read(CHUNK):
-                file.write(chunk)
-                bar.update(len(chunk))
+            length = response.headers.get("Content-Length", "")
+            total = int(length) if length.strip().isdigit() else None
+        _check_size(total, have, part)
+        _copy(response, part, mode, have, total)
     size = part.stat().st_size
     if total is not None and size < total:
         raise _Dropped(f"the connection dropped after {size} of {total} bytes")
@@ -79,6 +143,7 @@ def _transfer(url: str, part: Path) -> None:
 
 def _download(url: str, part: Path) -> None:
     """Fetch url into part, retrying dropped or failed transfers with exponential backoff (each retry resumes)."""
+    check_url(url)
     part.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(1, RETRIES + 1):
         try:
@@ -86,11 +151,11 @@ def _download(url: str, part: Path) -> None:
             return
         except urllib.error.HTTPError as err:
             if err.code < 500 or attempt == RETRIES:
-                raise DownloadError(f"{url}: HTTP {err.code} {err.reason}; check the URL (or --mirror), or put the "
-                                    f"archive in {part.parent} by hand and run again") from None
-            reason = f"HTTP {err.code} {err.reason}"
+                raise DownloadError(f"{url}: HTTP {err.code} {one_line(err.reason)}; check the URL (or --mirror), or "
+                                    f"put the archive in {part.parent} by hand and run again") from None
+            reason = f"HTTP {err.code} {one_line(err.reason)}"
         except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as err:
-            reason = str(getattr(err, "reason", err))
+            reason = one_line(getattr(err, "reason", err))
             if attempt == RETRIES:
                 raise DownloadError(f"{url}: {reason} ({RETRIES} attempts); check the network and the URL, then run "
                                     f"again (it resumes from {part})") from None
@@ -125,7 +190,11 @@ def archive_problem(path: Path) -> str | None:
     except NotImplementedError as err:
         return f"unsupported zip compression ({err}); re-pack it with plain deflate"
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as err:
-        return f"not a complete zip or tar archive ({err})"
+        with path.open("rb") as file:
+            start = file.read(512).lstrip().lower()
+        if start.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head", b"<body")):
+            return "a web page (HTML), not an archive: the URL leads to a page (a login or an error?), not the file"
+        return f"not a complete zip or tar archive ({str(err).splitlines()[0].rstrip(':')})"
 
 
 def verify(path: Path, sha256: str | None, fix: str) -> None:
