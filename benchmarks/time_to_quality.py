@@ -326,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load_average_at_launch": load_start}
         repeat = run_repeat(settings, budgets, judges, seed, device, args.clock)
         add_repeat(args.out, args.name, settings, budgets, repeat, context)
-    plot(args.out, png)
+    with locked(args.out):  # two processes adding to one JSON draw its plot in turn
+        plot(args.out, png)
     print(f"wrote {args.out} and {png}")
     return 0
 
