@@ -140,7 +140,7 @@ def run_repeat(settings: dict[str, Any], budgets: list[float], judges: Judges, s
     config = dataclasses.replace(base_config(device), **{"seed": seed, **settings})
     seed_everything(config.seed)
     data = load_dataset("landscapes", split="train", size=config.size)
-    trainer = SPADETrainer(config, data.num_classes, config.image_size, device)
+    trainer = SPADETrainer(config, data.num_classes, device=device, image_size=config.image_size)
     stream = batches(data, config.batch_size, config.seed)
     startup = time.perf_counter() - started
     points, clock, wall, cpu, step = [], 0.0, 0.0, 0.0, 0
