@@ -30,7 +30,12 @@ def one_thread() -> Any:
 
 
 @pytest.mark.slow
-def test_demo_writes_a_picture_and_says_where(tmp_path, capsys):
+def test_demo_writes_a_picture_and_says_where(tmp_path, capsys, monkeypatch):
+    import spade_lesson.cli.demo as demo
+
+    judges = Path(demo.COMMITTED / demo.JUDGES)
+    judge = next(judges.glob("segmenter-*.pt"))  # any shipped judge reads the score
+    monkeypatch.setattr(demo, "judge_files", lambda seeds=(0,): [judge])
     out = tmp_path / "demo"
     for _ in range(2):  # a second demo into the same folder starts afresh
         assert main(["demo", "--out", str(out), "--steps", "2"]) == 0
@@ -38,11 +43,9 @@ def test_demo_writes_a_picture_and_says_where(tmp_path, capsys):
     assert f"wrote {out / 'demo.png'}" in printed
     assert printed.count("what to expect, measured (") == 2 and "\r" not in printed  # plain lines, no bar
     assert printed.count("the log's losses: D_fake and D_real") == 2
-    from spade_lesson.cli.demo import judge_files
-
-    last = printed.strip().splitlines()[-1]  # the run's own score, or where the shipped judge should be
-    shipped = judge_files((0,))[0].is_file()
-    assert last.startswith("the judge (a segmenter trained on real photos) reads " if shipped else "(no judge at ")
+    last = printed.strip().splitlines()[-1]  # the run's own score, read by the judge
+    assert re.fullmatch(r"the judge \(a segmenter trained on real photos\) reads \d+% of the layout back from this "
+                        r"run's pictures of 64 unseen maps; from the real photos: \d+% \(mIoU\)", last), last
     assert f"{out.name}: step 2/2 (100%), " in printed
     with Image.open(out / "demo.png") as picture:  # 6 unseen label maps: label | generated | real, 64 px drawn x 2
         assert picture.format == "PNG" and picture.size[0] == 3 * 128 and picture.mode == "RGB"
@@ -64,6 +67,14 @@ def test_demo_titles_are_drawn_above_their_columns():
 
 
 @pytest.mark.slow
+def test_demo_without_its_judge_says_where_it_should_be(tmp_path, capsys, monkeypatch):
+    import spade_lesson.cli.demo as demo
+
+    monkeypatch.setattr(demo, "judge_files", lambda seeds=(0,): [tmp_path / "segmenter-x.pt"])
+    line = demo.score_line(torch.nn.Conv2d(9, 3, 1), 64)
+    assert line.startswith(f"(no judge at {tmp_path / 'segmenter-x.pt'}: the score is skipped")
+
+
 def test_demo_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

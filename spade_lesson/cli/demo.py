@@ -149,7 +149,8 @@ def score_line(generator: torch.nn.Module, size: int) -> str:
         return f"(no judge at {path}: the score is skipped; reinstall the package to get it back)"
     judge = load_segmenter(path)
     unseen = load_dataset("landscapes", split="val", size=JUDGE_SIZE)
-    reads = score(judge, unseen, lambda label, image: judged_pictures(generator, label, size, unseen.num_classes),
+    reads = score(judge, unseen, lambda label, image, instance: judged_pictures(generator, label, size,
+                                                                                 unseen.num_classes),
                   SCORE_IMAGES)["miou"]
     real = ceiling(unseen, judge, SCORE_IMAGES)["miou"]
     return (f"the judge (a segmenter trained on real photos) reads {reads:.0%} of the layout back from this run's "
