@@ -26,6 +26,7 @@ BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.
 # A Colab link up to the nearest notebook name, across any characters an older, unchecked source wrote into it
 README_LINK = re.compile(r"https://colab\.research\.google\.com/github/.*?/notebooks/(\w+)\.ipynb", flags=re.DOTALL)
 CITATION_CODE = re.compile(r"^repository-code: .*$", flags=re.MULTILINE)
+TOP_KEY = re.compile(r"[a-z][a-z-]*:")  # a top-level key of CITATION.cff, at the start of a line
 
 
 def with_badge(markdown: str, notebook: str) -> str:
@@ -69,8 +70,20 @@ def sync_readme(path: Path) -> bool:
 
 
 def sync_citation(path: Path) -> bool:
-    """Point CITATION.cff's repository-code at the course's repository; True when the file changed."""
-    return rewrite(path, lambda raw: CITATION_CODE.sub(lambda _: f"repository-code: {repository_url()}", raw))
+    """Point CITATION.cff's repository-code at the course's repository; True when the file changed. Lines right after
+    it that repeat a key the file already has are what an unchecked source with a newline wrote there: they go."""
+    def edit(raw: str) -> str:
+        lines = raw.split("\n")
+        index = next((k for k, line in enumerate(lines) if CITATION_CODE.fullmatch(line)), None)
+        if index is None:
+            return raw
+        while index + 1 < len(lines) and (key := TOP_KEY.match(lines[index + 1])) and \
+                sum(line.startswith(key.group(0)) for line in lines) > 1:
+            del lines[index + 1]  # a top-level key said twice: the injected copy goes, the file's own stays
+        lines[index] = f"repository-code: {repository_url()}"
+        return "\n".join(lines)
+
+    return rewrite(path, edit)
 
 
 def main(argv: list[str]) -> int:

@@ -198,6 +198,10 @@ def gathered_clade_forward(x, segmap, gamma_table, beta_table):
     return normalized * (1 + gamma_table[index].permute(0, 3, 1, 2)) + beta_table[index].permute(0, 3, 1, 2)
 
 
+def sample_style(mu, logvar, noise):
+    return mu + torch.exp(0.5 * logvar) * noise
+
+
 def spade_branch_macs(norm_nc, label_nc, hidden, kernel_size, height, width):
     k2 = kernel_size**2
     return height * width * (label_nc * hidden * k2 + 2 * hidden * norm_nc * k2 + norm_nc)
@@ -221,6 +225,7 @@ CORRECT = [
     (checks.check_flood_fill, [flood_fill]),
     (checks.check_brush_mask, [brush_mask]),
     (checks.check_interpolate_styles, [interpolate_styles]),
+    (checks.check_sample_style, [sample_style]),
     (checks.check_clade_forward, [clade_forward]),
     (checks.check_spade_branch_macs, [spade_branch_macs]),
 ]
@@ -387,6 +392,8 @@ WRONG = [  # (check, functions, what the verdict must say): the verdict names th
      ["case 1 of 5", "mask: expected an array of shape (12, 16), got list"]),
     (checks.check_interpolate_styles, [lambda z_a, z_b, steps: interpolate_styles(z_a, z_b, steps) * 2],
      ["case 1 of 3 (z_dim=8, steps=5): codes at index (0, 0): expected"]),
+    (checks.check_sample_style, [lambda mu, logvar, noise: sample_style(mu, logvar, noise) + 1],
+     ["case 1 of 3 (random, mu and logvar (1, 8)): z at index (0, 0): expected"]),
     (checks.check_clade_forward, [lambda x, segmap, gamma, beta: clade_forward(x, segmap, gamma, beta) + 1],
      ["case 1 of 3 (x (4, 6, 16, 16), segmap (4, 4, 16, 16)): output at index"]),
     (checks.check_spade_branch_macs,
@@ -513,6 +520,10 @@ MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name 
     (checks.check_kl, [lambda mu, logvar: -kl_terms(mu, logvar).sum()], "the factor -1/2 replaced by -1"),
     (checks.check_kl, [lambda mu, logvar: -0.5 * (1 + torch.log(logvar**2) - mu**2 - logvar**2).sum()],
      "logvar read as sigma"),
+    (checks.check_kl, [lambda mu, logvar: -0.5 * (1 + logvar - mu**2 - logvar).sum()],
+     "logvar used as the variance in the last term"),
+    (checks.check_kl, [lambda mu, logvar: -0.5 * (1 + torch.log(logvar) - mu**2 - logvar).sum()],
+     "logvar used as the variance (its log taken again)"),
     (checks.check_miou_from_confusion, [lambda conf: float(conf.diagonal().sum() / conf.sum())],
      "pixel accuracy, not mIoU"),
     (checks.check_miou_from_confusion, [lambda conf: float(class_iou(conf).nan_to_num().mean())],
@@ -544,7 +555,7 @@ MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name 
     (checks.check_flood_fill, [eight_connected_flood_fill], "an 8-connected fill"),
     (checks.check_flood_fill, [all_of_the_id], "every pixel of the clicked id recoloured"),
     (checks.check_flood_fill, [swapped_flood_fill], "x and y swapped"),
-    (checks.check_flood_fill, [recursive_flood_fill], "keep a list of pixels still to visit"),
+    (checks.check_flood_fill, [recursive_flood_fill], "a recursion deeper than Python allows"),
     (checks.check_brush_mask, [brush_answer(snap=False)], "the click not snapped to its pixel's centre"),
     (checks.check_brush_mask, [brush_answer(radius=lambda size: size)], "the diameter used as the radius"),
     (checks.check_brush_mask, [brush_answer(strict=True)], "a strict <"),
@@ -559,18 +570,27 @@ MISTAKES = [  # (check, a wrong answer that makes one typical mistake, the name 
      "the end points left out"),
     (checks.check_interpolate_styles, [lambda z_a, z_b, steps: interpolate_styles(z_a, z_b, steps)[None]],
      "an extra batch dimension"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu + logvar.exp() * noise],
+     "the variance in place of the standard deviation"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu + logvar * noise],
+     "logvar used as the standard deviation"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: torch.exp(0.5 * logvar) * noise], "the mean left out"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu + torch.exp(0.5 * logvar) + noise],
+     "the noise added, not scaled"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: mu], "the noise left out"),
+    (checks.check_sample_style, [lambda mu, logvar, noise: sample_style(logvar, mu, noise)], "mu and logvar swapped"),
     (checks.check_clade_forward, [lambda x, segmap, gamma, beta: clade_forward(x, segmap, gamma - 1, beta)],
-     "the scale is 1 + gamma"),
+     "the scale gamma instead of 1 + gamma"),
     (checks.check_clade_forward,
      [lambda x, segmap, gamma, beta: clade_forward(x, F.interpolate(segmap, size=x.shape[2:], mode="bilinear"),
                                                    gamma, beta)],
-     "bilinear mixes classes"),
-    (checks.check_clade_forward, [gathered_clade_forward], "an all-zero vector, no class, gives a zero row"),
+     "a bilinear resize of the label map"),
+    (checks.check_clade_forward, [gathered_clade_forward], "pixels of no class (all-zero vectors) read as class 0"),
     (checks.check_spade_branch_macs,
      [lambda c, n, h, k, height, width: spade_branch_macs(c, n, h, k, height, width) - height * width * c],
-     "one multiply-add per output value"),
+     "the modulation left out"),
     (checks.check_spade_branch_macs, [lambda c, n, h, k, height, width: height * width * (n * h + 2 * h * c + c)],
-     "C_in * k * k products"),
+     "C_in products per output value, not C_in * k * k"),
 ]
 
 TYPICAL_MISTAKES = {  # the mistakes learners most often make, and the check that must recognise each
@@ -622,6 +642,23 @@ def test_a_typical_mistake_is_named_and_the_first_verdict_does_not_give_the_form
     message = fails(check, *functions)
     assert name in message, message
     assert checks.FORMULAS[check.__name__] not in message
+
+
+@pytest.mark.parametrize(("check", "functions", "name"), MISTAKES, ids=lambda value: getattr(value, "__name__", value))
+def test_hints_come_in_tiers_the_mistake_then_the_fix_in_words_then_the_formula(check, functions, name):
+    first, second, third = (fails(check, *functions) for _ in range(3))
+    formula = checks.FORMULAS[check.__name__]
+    assert name in first and "a second failed call says how to fix it" in first, first
+    assert "the fix: " not in first and formula not in first, first
+    fix = second.split("the fix: ", 1)[1]
+    assert fix and fix not in first, second
+    assert name in second and formula not in second, second
+    assert third.endswith(f"so here is the whole formula: {formula}") and fix in third, third
+
+
+def test_logvar_used_as_the_variance_is_not_called_a_reduction_mistake():
+    message = fails(checks.check_kl, lambda mu, logvar: -0.5 * (1 + logvar - mu**2 - logvar).sum())
+    assert "logvar used as the variance" in message and "sum" not in message.split("looks like", 1)[1], message
 
 
 def test_the_most_common_learner_mistakes_are_each_recognised_by_name():

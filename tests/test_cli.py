@@ -169,6 +169,7 @@ def test_train_reads_a_cocostuff_folder_in_place_with_its_official_defaults_and_
         and "no_instance=False" in line
 
 
+@pytest.mark.slow
 def test_a_flag_overrides_an_official_default_and_the_line_says_so(tmp_path, capsys):
     sys.path.insert(0, str(Path(__file__).parent))
     from official_layouts import cocostuff

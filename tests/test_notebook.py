@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from spade_lesson.course import notebook, source
+from spade_lesson.course.checks import HINT_TIERS
 from spade_lesson.course.notebook import SETUP_CELL, describe_device, fast_mode, setup, widgets_warning
+from spade_lesson.runtime import machine
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 
@@ -33,10 +35,11 @@ def test_describe_device_names_the_hardware(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "Tesla T4")
     assert describe_device(torch.device("cuda")) == "CUDA: Tesla T4"
     monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    monkeypatch.setattr(notebook.os, "cpu_count", lambda: 8)
     cpu = describe_device(torch.device("cpu"))
-    assert cpu.startswith("CPU: ") and cpu.endswith(", 4 threads")
+    assert cpu.startswith("CPU: ") and cpu.endswith(", 4 threads (8 cores)")
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)
-    assert describe_device(torch.device("cpu")).endswith(", 1 thread")
+    assert describe_device(torch.device("cpu")).endswith(", 1 thread (8 cores)")
 
 
 def test_setup_prints_one_line_and_returns_device_and_mode(monkeypatch, capsys):
@@ -45,6 +48,20 @@ def test_setup_prints_one_line_and_returns_device_and_mode(monkeypatch, capsys):
     device, fast = setup(seed=3)
     assert device.type == "cpu" and fast is True
     assert capsys.readouterr().out.count("\n") == 1
+
+
+@pytest.mark.parametrize(("load", "threads"), [(0.0, 2), (1.2, 1), (5.0, 1)])
+def test_setup_gives_torch_one_thread_per_idle_core(monkeypatch, capsys, load, threads):
+    monkeypatch.setattr(notebook, "pick_device", lambda: torch.device("cpu"))
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(machine.os, "getloadavg", lambda: (load, load, load))
+    before = torch.get_num_threads()
+    try:
+        setup(seed=0)
+        assert torch.get_num_threads() == threads
+        assert f", {threads} thread" in capsys.readouterr().out
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_the_course_has_notebooks():
@@ -187,3 +204,14 @@ def test_find_checkpoint_prefers_drive_then_local_then_shipped(colab, tmp_path, 
     assert notebook.find_checkpoint("notebook05") == on_drive
     assert capsys.readouterr().out.splitlines()[-1] == f"checkpoint: {on_drive} (Google Drive)"
     assert notebook.find_checkpoint("notebook05", drive=False).resolve() == local
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_a_notebook_with_exercises_says_how_the_checks_hint_before_the_first(path):
+    cells = json.loads(path.read_text())["cells"]
+    solutions = [i for i, cell in enumerate(cells) if cell["metadata"].get("nbgrader", {}).get("solution")]
+    if not solutions:
+        pytest.skip(f"{path.name} has no exercises")
+    before = ["".join(cell["source"]) for cell in cells[: solutions[0]] if cell["cell_type"] == "markdown"]
+    said = [text for text in before if HINT_TIERS in " ".join(text.split())]
+    assert len(said) == 1, f"{path.name}: say checks.HINT_TIERS once, in the markdown before the first exercise"

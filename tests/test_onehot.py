@@ -166,3 +166,30 @@ def test_below_lookup_min_classes_the_plain_conv_runs(monkeypatch):
     torch.testing.assert_close(conv(few), F.conv2d(few.dense(), conv.weight, conv.bias, padding=1))
     OneHotConv2d(24, 4, 3, padding=1)(SegMap(torch.randint(0, 24, (1, 5, 5)), 24))
     assert looked_up == [24]  # 23 classes: the plain conv; 24: the lookups
+
+
+def test_the_torch_calls_of_the_networks_answer_a_segmap_as_the_dense_map():
+    torch.manual_seed(0)
+    segmap = random_map(9, 0, torch.float64)
+    dense = segmap.dense(torch.float64)
+    image = torch.randn(2, 3, 11, 13, dtype=torch.float64)
+    conv = nn.Conv2d(9, 4, 3, padding=1).double()  # a plain conv: F.conv2d itself dispatches to the lookups
+    torch.testing.assert_close(conv(segmap), conv(dense))
+    resized = F.interpolate(segmap, size=(5, 7), mode="nearest")
+    assert isinstance(resized, SegMap)
+    torch.testing.assert_close(resized.dense(torch.float64), F.interpolate(dense, size=(5, 7), mode="nearest"))
+    joined = torch.cat([segmap, image], dim=1)
+    assert isinstance(joined, SegMap) and joined.shape == (2, 12, 11, 13)
+    torch.testing.assert_close(F.avg_pool2d(joined, kernel_size=3, stride=2, padding=1, count_include_pad=False),
+                               F.avg_pool2d(torch.cat([dense, image], 1), 3, 2, 1, count_include_pad=False))
+    torch.testing.assert_close(torch.cat([segmap, segmap]).dense(torch.float64), torch.cat([dense, dense]))
+
+
+def test_a_torch_call_a_segmap_does_not_answer_says_what_to_do():
+    segmap = random_map(9, 0, torch.float32)
+    with pytest.raises(TypeError, match=r"relu is not defined on a SegMap.*\.dense\(\)"):
+        F.relu(segmap)
+    with pytest.raises(ValueError, match="mode='nearest'"):
+        F.interpolate(segmap, size=(4, 4), mode="bilinear")
+    with pytest.raises(ValueError, match="count_include_pad=False"):
+        F.avg_pool2d(segmap, 3, 2, 1)

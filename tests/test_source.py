@@ -140,6 +140,9 @@ def test_set_source_undoes_what_an_unchecked_source_wrote(tmp_path, monkeypatch)
         for path in sorted((root / "notebooks").glob("*.ipynb")):
             script.sync_notebook(path)
         script.sync_readme(root / "README.md")
+        monkeypatch.setattr(script, "repository_url", lambda bad=bad: source.repository_url(bad))
+        script.sync_citation(root / "CITATION.cff")
+    assert "license: GPL-3.0" in (root / "CITATION.cff").read_text()
     assert _snapshot(root) != before
     monkeypatch.undo()
     assert script.main(["--root", str(root)]) == 0

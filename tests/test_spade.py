@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,10 @@ def test_a_segmap_gives_the_one_hot_maps_result_and_gradients() -> None:
         results.append([out] + [parameter.grad.clone() for parameter in spade.parameters()])
     for lookup, plain in zip(results[1], results[0]):
         torch.testing.assert_close(lookup, plain, rtol=1e-9, atol=1e-9)
+
+
+def test_the_layer_a_learner_reads_is_the_papers_on_a_dense_map() -> None:
+    source = inspect.getsource(SPADE)
+    assert "normalized * (1 + gamma) + beta" in source
+    for speed_up in ("SegMap", "resized", "OneHotConv2d", "lookup"):
+        assert speed_up not in source, f"SPADE's class names the one-hot speed-up ({speed_up})"

@@ -152,7 +152,9 @@ solution between `### BEGIN SOLUTION` and `### END SOLUTION`, in a cell marked a
 followed by a locked check cell (an nbgrader autograder test) that calls `spade_lesson.course.checks`. A check runs the
 function on several cases against a trusted reference (a torch function or the package's own implementation) and
 prints `check_<name>: all N cases pass`, or stops with one line naming the case that failed, the value expected, the
-value got and a hint. An exercise not done yet says `not implemented yet: fill in <name> above`.
+value got and a hint. The hints come in tiers, counted per check in a session: a recognised mistake is named on the
+first failed call, its fix comes in words from the second, the whole formula from the third (every notebook with
+exercises says so before its first). An exercise not done yet says `not implemented yet: fill in <name> above`.
 
 ## The exercises
 

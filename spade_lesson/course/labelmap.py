@@ -22,6 +22,49 @@ MAX_POINT = 2**20  # stroke points lie within this many pixels of the map's orig
 MAX_REACH = 2**23  # a brush diameter beyond which every pixel is covered from any allowed point
 
 
+def _linear_span(k: float, c: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the x with low <= k x + c <= high, as (from, to); empty rows have from > to."""
+    if k == 0:
+        inside = (low <= c) & (c <= high)
+        return np.where(inside, -np.inf, np.inf), np.where(inside, np.inf, -np.inf)
+    ends = ((low - c) / k, (high - c) / k)
+    return (ends[0], ends[1]) if k > 0 else (ends[1], ends[0])
+
+
+def capsule_spans(a: np.ndarray, b: np.ndarray, radius: float, height: int,
+                  width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pixels whose centres lie within radius of the segment a-b (a capsule), row by row: (rows, first column,
+    one past the last), in O(rows). The capsule is convex, so each row meets it in one span: the union of the spans of
+    the discs at a and b and of the band between them."""
+    r2 = radius * radius + 1e-9  # the tolerance of a pixel centre exactly on the edge
+    y0 = max(int(np.floor(min(a[1], b[1]) - radius)), 0)
+    y1 = min(int(np.ceil(max(a[1], b[1]) + radius)), height)
+    rows = np.arange(y0, max(y1, y0))
+    cy = rows + 0.5
+    low, high = np.full(len(rows), np.inf), np.full(len(rows), -np.inf)
+    for end in (a, b):  # the disc at each end: |x - ex| <= sqrt(r^2 - (cy - ey)^2)
+        h2 = r2 - (cy - end[1]) ** 2
+        half = np.sqrt(np.maximum(h2, 0.0))
+        low = np.where(h2 >= 0, np.minimum(low, end[0] - half), low)
+        high = np.where(h2 >= 0, np.maximum(high, end[0] + half), high)
+    d = b - a
+    length2 = float(d @ d)
+    if length2 > 0:  # the band: 0 <= (p - a) . d <= |d|^2 and |(p - a) x d| <= r |d|
+        along = _linear_span(d[0], -a[0] * d[0] + (cy - a[1]) * d[1], 0.0, length2)
+        reach = np.sqrt(r2 * length2)
+        across = _linear_span(d[1], -a[0] * d[1] - (cy - a[1]) * d[0], -reach, reach)
+        band_low, band_high = np.maximum(along[0], across[0]), np.minimum(along[1], across[1])
+        some = band_low <= band_high
+        low = np.where(some, np.minimum(low, band_low), low)
+        high = np.where(some, np.maximum(high, band_high), high)
+    hit = low <= high
+    rows, low, high = rows[hit], low[hit], high[hit]
+    first = np.clip(np.ceil(low - 0.5 - 1e-9), 0, width).astype(np.int64)  # centres x + 0.5 in [low, high]
+    last = np.clip(np.floor(high - 0.5 + 1e-9) + 1, 0, width).astype(np.int64)
+    keep = first < last
+    return rows[keep], first[keep], last[keep]
+
+
 class LabelMap:
     """A (height, width) map of class ids with strokes, flood fill, clear, load and a bounded undo history."""
 
@@ -78,31 +121,13 @@ class LabelMap:
             self._begin(stroke=True)
         centres = np.floor(xy) + 0.5  # snap to pixel centres: a size-1 brush paints exactly the pixels it touches
         radius = min(size, MAX_REACH) / 2  # wider brushes paint the same: any allowed point reaches every pixel
-        mask = np.zeros((self.height, self.width), dtype=bool)
+        edges = np.zeros((self.height, self.width + 1), dtype=np.int32)  # +1 where a span starts, -1 past its end
         for a, b in zip(centres, centres[1:] if len(centres) > 1 else centres):
-            self._mark_segment(mask, a, b, radius)
+            rows, first, last = capsule_spans(a, b, radius, self.height, self.width)
+            np.add.at(edges, (rows, first), 1)
+            np.add.at(edges, (rows, last), -1)
+        mask = np.cumsum(edges, axis=1)[:, : self.width] > 0
         return self._paint(mask, class_id)
-
-    def _mark_segment(self, mask: np.ndarray, a: np.ndarray, b: np.ndarray, radius: float) -> None:
-        """Set mask where a pixel centre lies within `radius` of the segment a-b (a capsule)."""
-        x0 = max(int(np.floor(min(a[0], b[0]) - radius)), 0)
-        x1 = min(int(np.ceil(max(a[0], b[0]) + radius)), self.width)
-        y0 = max(int(np.floor(min(a[1], b[1]) - radius)), 0)
-        y1 = min(int(np.ceil(max(a[1], b[1]) + radius)), self.height)
-        if x0 >= x1 or y0 >= y1:
-            return
-        box = mask[y0:y1, x0:x1]
-        corners = np.array([[x0, y0], [x0, y1], [x1, y0], [x1, y1]], dtype=np.float64)
-        if ((corners - a) ** 2).sum(axis=1).max() <= radius * radius:  # the disc at a holds the box (it is convex)
-            box[:] = True
-            return
-        px, py = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
-        d = b - a
-        length2 = float(d @ d)
-        # closest point of the segment: a + t (b - a), t = clamp(((p - a) . d) / |d|^2, 0, 1)
-        t = np.zeros_like(px) if length2 == 0 else np.clip(((px - a[0]) * d[0] + (py - a[1]) * d[1]) / length2, 0, 1)
-        dist2 = (px - a[0] - t * d[0]) ** 2 + (py - a[1] - t * d[1]) ** 2
-        box |= dist2 <= radius * radius + 1e-9
 
     def _paint(self, mask: np.ndarray, class_id: int) -> int:
         """Write class_id where mask is set; returns how many pixels changed."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from spade_lesson.course.source import ENV, default_source, repository_url
-from spade_lesson.runtime.machine import pick_device, seed_everything
+from spade_lesson.runtime.machine import idle_cpu_cores, pick_device, seed_everything
 
 REPO_URL = repository_url()
 DRIVE = Path("/content/drive")  # where Colab mounts Google Drive
@@ -47,7 +47,7 @@ def fast_mode() -> bool:
 
 
 def describe_device(device: torch.device) -> str:
-    """A readable name for device: the GPU's model, or the CPU's model name and torch's thread count."""
+    """A readable name for device: the GPU's model, or the CPU's model name, torch's thread count and the cores."""
     if device.type == "cuda":
         return f"CUDA: {torch.cuda.get_device_name(device)}"
     if device.type != "cpu":
@@ -57,8 +57,8 @@ def describe_device(device: torch.device) -> str:
                      if line.startswith("model name"))
     except (OSError, StopIteration):
         model = platform.processor() or platform.machine()
-    threads = torch.get_num_threads()
-    return f"CPU: {model}, {threads} thread{'' if threads == 1 else 's'}"
+    threads, cores = torch.get_num_threads(), os.cpu_count() or 1
+    return f"CPU: {model}, {threads} thread{'' if threads == 1 else 's'} ({cores} cores)"
 
 
 def installed_version(distribution: str) -> str | None:
@@ -86,9 +86,17 @@ def widgets_warning(*, ipywidgets: str | None, jupyterlab: str | None, in_colab:
 
 
 def setup(seed: int = 0) -> tuple[torch.device, bool]:
-    """Pick the device, seed everything, read fast mode; print one line saying what was chosen (and any warning)."""
+    """Pick the device, size torch's CPU threads, seed everything, read fast mode; print one line saying what was
+    chosen (and any warning).
+
+    On the CPU torch gets one thread per idle core (runtime.machine.idle_cpu_cores): a thread per core while another
+    process keeps a core busy makes torch's threads wait on each other (a cell ten times slower on a shared 2-core
+    machine), while one fewer thread costs at most the share of the busy core.
+    """
     device = pick_device()
     fast = fast_mode()
+    if device.type == "cpu":
+        torch.set_num_threads(idle_cpu_cores())
     seed_everything(seed)
     mode = "fast (SPADE_LESSON_FAST=1)" if fast else "full"
     print(f"device: {describe_device(device)} | mode: {mode} | seed: {seed} | torch {torch.__version__}")

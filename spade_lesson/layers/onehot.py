@@ -3,14 +3,18 @@
 A conv's output at a pixel is sum_{i,j,c} W[:, c, i, j] * m[c, y + i, x + j]. With m one-hot, only the class
 c(y + i, x + j) of each pixel in the window contributes, so the sum over c is one lookup: the weight slice of that
 pixel's class. `SegMap` holds m as class ids (N, H, W) instead of (N, C, H, W) floats (plus any dense channels
-after the one-hot ones: instance edges, or the image beside the label map in the discriminator); `OneHotConv2d`
-is an nn.Conv2d (same `weight`, `bias`, so official checkpoints load by name) whose forward takes either the dense
-tensor (the plain conv) or a SegMap (the lookups, one F.embedding_bag over the kernel's k*k offsets, from
-LOOKUP_MIN_CLASSES classes on; with fewer, the plain conv over the map's dense form is faster).
-`resized(segmap, size)` resizes either kind (nearest, as F.interpolate on the one-hot map); a SegMap resizes its ids
-once per size and keeps the result, so the SPADE layers at one resolution share one resize per step.
-`SegMap.avg_pool2d` is the discriminator's pooling between scales; `cat_channels`, `cat_batch` are torch.cat for
-either kind.
+after the one-hot ones: instance edges, or the image beside the label map in the discriminator).
+
+The seam: the networks are written for the dense map (SPADE, the generator and the discriminator call nn.Conv2d,
+F.interpolate, F.avg_pool2d and torch.cat on it, as the paper's code does) and never name a SegMap. A SegMap passed in
+its place answers those same torch calls itself (`SegMap.__torch_function__`): F.conv2d as lookups (one
+F.embedding_bag over the kernel's k*k offsets, from LOOKUP_MIN_CLASSES classes on; with fewer, the plain conv over the
+map's kept dense form), F.interpolate (nearest) by resizing its ids once per size and keeping the result, so the SPADE
+layers at one resolution share one resize per step, F.avg_pool2d (the discriminator's pooling between scales, from the
+ids), and torch.cat along channels (the image beside the map) or the batch. The trainer builds a SegMap when
+TrainConfig.one_hot_lookup is on (layers.semantic_input); every result equals the dense map's (tests/test_onehot.py).
+`OneHotConv2d` is an nn.Conv2d (same `weight`, `bias`) that also takes a SegMap with a non-zero padding_mode.
+`resized`, `cat_channels`, `cat_batch` are F.interpolate and torch.cat for either kind, for code that names both.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.modules.utils import _pair
 
 from spade_lesson.data.semantic import checked_label
 from spade_lesson.runtime.amp import autocast_dtype
@@ -44,6 +49,16 @@ class SegMap:
         self._resized: dict[tuple[int, int], SegMap] = {}
         self._bags: dict[tuple, torch.Tensor] = {}
         self._dense: dict[torch.dtype, torch.Tensor] = {}
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):  # torch calls it for any call that gets a SegMap
+        """The torch calls the networks make on a label map, answered from the ids (the seam: see the module doc)."""
+        handler = _HANDLED.get(func)
+        if handler is None:
+            name = getattr(func, "__name__", str(func))
+            raise TypeError(f"{name} is not defined on a SegMap (class ids standing in for a one-hot map): call "
+                            ".dense() first, or train with one_hot_lookup=False")
+        return handler(*args, **(kwargs or {}))
 
     @classmethod
     def from_labels(cls, label: torch.Tensor, num_classes: int, dontcare: bool = False) -> SegMap:
@@ -301,3 +316,49 @@ class OneHotConv2d(nn.Conv2d):
             raise ValueError(f"OneHotConv2d: groups={self.groups}; a SegMap input needs groups=1")
         return one_hot_conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                               self.padding_mode)
+
+
+def _interpolate(input: SegMap, size: Sequence[int] | None = None, scale_factor: float | None = None,
+                 mode: str = "nearest", align_corners: bool | None = None, recompute_scale_factor: bool | None = None,
+                 antialias: bool = False) -> SegMap:
+    """F.interpolate(m, size, mode="nearest") for a SegMap: its kept resize."""
+    if mode != "nearest" or size is None or scale_factor is not None or antialias:
+        raise ValueError(f"F.interpolate on a SegMap takes a size and mode='nearest' (got size={size}, "
+                         f"scale_factor={scale_factor}, mode={mode!r}): a label map is resized by nearest neighbour")
+    return input.resized(size)
+
+
+def _conv2d(input: SegMap, weight: torch.Tensor, bias: torch.Tensor | None = None, stride: int | tuple = 1,
+            padding: str | int | tuple = 0, dilation: int | tuple = 1, groups: int = 1) -> torch.Tensor:
+    """F.conv2d(m, weight, bias, ...) for a SegMap: as lookups from LOOKUP_MIN_CLASSES classes on (same result)."""
+    if input.num_classes < LOOKUP_MIN_CLASSES:  # few classes: the plain conv, on the map's kept dense form
+        return F.conv2d(input.dense(), weight, bias, stride, padding, dilation, groups)
+    if groups != 1:
+        raise ValueError(f"a conv with groups={groups} read a SegMap: the lookups need groups=1")
+    return one_hot_conv2d(input, weight, bias, _pair(stride), padding if isinstance(padding, str) else _pair(padding),
+                          _pair(dilation))
+
+
+def _avg_pool2d(input: SegMap, kernel_size: int, stride: int | None = None, padding: int = 0, ceil_mode: bool = False,
+                count_include_pad: bool = True, divisor_override: int | None = None) -> torch.Tensor:
+    """F.avg_pool2d(m, ..., count_include_pad=False) for a SegMap: its dense pooled form, made at the pooled size."""
+    if count_include_pad or ceil_mode or divisor_override is not None or not all(
+            isinstance(value, int) for value in (kernel_size, stride, padding)):
+        raise ValueError("F.avg_pool2d on a SegMap takes int kernel_size, stride, padding and count_include_pad=False "
+                         "(the discriminator's pooling between scales)")
+    return input.avg_pool2d(kernel_size, stride, padding)
+
+
+def _cat(tensors: Sequence[torch.Tensor | SegMap], dim: int = 0) -> SegMap:
+    """torch.cat with a SegMap: maps along the batch (dim 0), or one map then dense channels (dim 1)."""
+    first, *rest = tensors
+    maps = [isinstance(tensor, SegMap) for tensor in tensors]
+    if dim == 0 and all(maps):
+        return SegMap.cat(tensors)
+    if dim in (1, -3) and maps[0] and not any(maps[1:]) and rest:
+        return first.with_extra(torch.cat(rest, dim=1))
+    raise ValueError("torch.cat with a SegMap joins SegMaps along dim 0, or one SegMap first and dense channels after "
+                     f"it along dim 1 (got dim={dim} and {['SegMap' if m else 'Tensor' for m in maps]})")
+
+
+_HANDLED = {F.interpolate: _interpolate, F.conv2d: _conv2d, F.avg_pool2d: _avg_pool2d, torch.cat: _cat}

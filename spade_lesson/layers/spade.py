@@ -6,18 +6,19 @@
 - hidden: width of the shared embedding (128, hard-coded in the official code);
 - kernel_size: size of the three convs (the "3x3" / "5x5" of the official norm_G strings);
 - param_free_norm: "batch", "instance" or "syncbatch" (the official "spade<norm><k>x<k>").
-forward(x, segmap): x (N, norm_nc, H, W), segmap (N, label_nc, h, w) one-hot, or a SegMap (class ids; the first conv
-then sums weight slices instead of multiplying zeros, spade_lesson.layers.onehot) -> (N, norm_nc, H, W).
+forward(x, segmap): x (N, norm_nc, H, W), segmap m (N, label_nc, h, w) one-hot -> (N, norm_nc, H, W).
 Submodule names follow NVlabs/SPADE (param_free_norm, mlp_shared, mlp_gamma, mlp_beta) so official weights load by name.
+The class is the paper's, on the dense one-hot map. Training hands it the same map as class ids instead
+(spade_lesson.layers.onehot.SegMap), which answers F.interpolate and the first conv itself, as lookups: same result.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.layers.blocks import norm_layer
-from spade_lesson.layers.onehot import OneHotConv2d, SegMap, resized
 
 PARAM_FREE_NORMS = ("batch", "instance", "syncbatch")  # the official "spade<norm><k>x<k>" choices
 
@@ -34,16 +35,16 @@ class SPADE(nn.Module):
         self.param_free_norm = norm_layer(param_free_norm, norm_nc, affine=False, choices=PARAM_FREE_NORMS,
                                           argument="param_free_norm")
         self.mlp_shared = nn.Sequential(
-            OneHotConv2d(label_nc, hidden, kernel_size=kernel_size, padding=padding),  # an nn.Conv2d, also on ids
+            nn.Conv2d(label_nc, hidden, kernel_size=kernel_size, padding=padding),
             nn.ReLU(),
         )
         self.mlp_gamma = nn.Conv2d(hidden, norm_nc, kernel_size=kernel_size, padding=padding)
         self.mlp_beta = nn.Conv2d(hidden, norm_nc, kernel_size=kernel_size, padding=padding)
 
-    def forward(self, x: torch.Tensor, segmap: torch.Tensor | SegMap) -> torch.Tensor:
-        """x: (N, norm_nc, H, W), segmap: (N, label_nc, h, w) one-hot or a SegMap -> (N, norm_nc, H, W)."""
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        """x: (N, norm_nc, H, W), segmap: (N, label_nc, h, w) one-hot -> (N, norm_nc, H, W)."""
         normalized = self.param_free_norm(x)  # (h - mu_c) / sigma_c, Eq. (1) without its affine part
-        segmap = resized(segmap, x.shape[2:])  # nearest, as the official code; a SegMap keeps it for the next layer
+        segmap = F.interpolate(segmap, size=x.shape[2:], mode="nearest")  # m at x's resolution, as the official code
         embedding = self.mlp_shared(segmap)
         gamma = self.mlp_gamma(embedding)  # gamma_{c,y,x}(m)
         beta = self.mlp_beta(embedding)  # beta_{c,y,x}(m)

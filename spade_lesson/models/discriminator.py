@@ -12,9 +12,9 @@ with get_intermediate_features=False only [logits].
 get_intermediate_features=True)`: num_D NLayerDiscriminators (discriminator_0, ...), scale k sees x average-pooled
 k times (3x3, stride 2, padding 1, padding not counted).
 in_channels = semantic_nc + 3 (label map and image concatenated).
-forward(x) -> list (one per scale) of lists of features, last = logits. x may be a SegMap (the label map's ids with the
-image as extra channels, SegMap.with_extra): the first scale's first conv then sums weight slices
-(spade_lesson.layers.onehot), the coarser scales read its average-pooled dense form (SegMap.avg_pool2d).
+forward(x) -> list (one per scale) of lists of features, last = logits. (Training may pass the label map as class ids
+with the image as extra channels, spade_lesson.layers.onehot.SegMap: it answers the first conv as lookups and the
+pooling between scales itself.)
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.layers.blocks import conv_norm
-from spade_lesson.layers.onehot import OneHotConv2d, SegMap
 
 
 class NLayerDiscriminator(nn.Module):
@@ -38,7 +37,7 @@ class NLayerDiscriminator(nn.Module):
         self.get_intermediate_features = get_intermediate_features
         padding = 2  # ceil((4 - 1) / 2), as the official code
         width = ndf
-        first = OneHotConv2d(in_channels, width, kernel_size=4, stride=2, padding=padding)  # an nn.Conv2d, also on ids
+        first = nn.Conv2d(in_channels, width, kernel_size=4, stride=2, padding=padding)
         layers = [nn.Sequential(first, nn.LeakyReLU(0.2))]
         for n in range(1, n_layers_D):
             previous, width = width, min(width * 2, 512)
@@ -49,8 +48,8 @@ class NLayerDiscriminator(nn.Module):
         for n, layer in enumerate(layers):
             self.add_module(f"model{n}", layer)
 
-    def forward(self, x: torch.Tensor | SegMap) -> list[torch.Tensor]:
-        """x: (N, in_channels, H, W) or a SegMap -> every layer's output (or only [logits]), logits last."""
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """x: (N, in_channels, H, W) -> every layer's output (or only [logits]), logits last."""
         features = []
         for layer in self.children():
             x = layer(x)
@@ -72,7 +71,7 @@ class MultiscaleDiscriminator(nn.Module):
                 in_channels, n_layers_D=n_layers_D, ndf=ndf, spectral=spectral, norm=norm,
                 get_intermediate_features=get_intermediate_features))
 
-    def forward(self, x: torch.Tensor | SegMap) -> list[list[torch.Tensor]]:
+    def forward(self, x: torch.Tensor) -> list[list[torch.Tensor]]:
         """x: (N, in_channels, H, W) (label map and image concatenated) -> per scale, the features, logits last."""
         if len(x.shape) != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"x has shape {tuple(x.shape)}: expected (N, {self.in_channels}, H, W), "
@@ -80,10 +79,7 @@ class MultiscaleDiscriminator(nn.Module):
         outputs = []
         for discriminator in self.children():
             outputs.append(discriminator(x))
-            if isinstance(x, SegMap):  # an average of one-hot vectors is no longer one-hot: dense from here on
-                x = x.avg_pool2d(kernel_size=3, stride=2, padding=1)
-            else:
-                x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+            x = F.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
         return outputs
 
 

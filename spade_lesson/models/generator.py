@@ -14,10 +14,10 @@ z_dim=256, spectral=True, param_free_norm="batch", kernel_size=3, spade_hidden=1
   `fc` on the label map downsampled to the start size;
 - spectral, param_free_norm, kernel_size, spade_hidden: the official norm_G string "spectralspadesyncbatch3x3" is
   spectral=True, param_free_norm="syncbatch", kernel_size=3 (spade_hidden is 128 in the official code).
-forward(semantic, z=None): semantic (N, semantic_nc, H, W) float one-hot, or a SegMap (class ids; the convs that read
-it then sum weight slices, spade_lesson.layers.onehot) -> image (N, 3, H_out, W_out) in [-1, 1]. The label map is
-resized once per resolution (nearest, from the full map, as every official SPADE layer does it) and shared by the
-layers there.
+forward(semantic, z=None): semantic (N, semantic_nc, H, W) float one-hot -> image (N, 3, H_out, W_out) in [-1, 1].
+The label map is resized once per resolution (nearest, from the full map, as every official SPADE layer does it) and
+shared by the layers there. (Training may pass the map as class ids instead, spade_lesson.layers.onehot.SegMap: it
+answers the same torch calls, the convs as lookups.)
 Submodule names follow NVlabs/SPADE (fc, head_0, G_middle_0, G_middle_1, up_0..up_4, conv_img).
 """
 
@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from spade_lesson.layers.blocks import maybe_spectral
-from spade_lesson.layers.onehot import OneHotConv2d, SegMap, resized
 from spade_lesson.layers.spade import SPADE
 
 UPSAMPLING_LAYERS = {"normal": 5, "more": 6, "most": 7}
@@ -121,8 +120,8 @@ class SPADEResnetBlock(nn.Module):
             self.conv_s = maybe_spectral(nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False), spectral)
             self.norm_s = SPADE(in_channels, semantic_nc, **spade)
 
-    def forward(self, x: torch.Tensor, segmap: torch.Tensor | SegMap) -> torch.Tensor:
-        """x: (N, in_channels, H, W), segmap: (N, semantic_nc, h, w) or a SegMap -> (N, out_channels, H, W)."""
+    def forward(self, x: torch.Tensor, segmap: torch.Tensor) -> torch.Tensor:
+        """x: (N, in_channels, H, W), segmap: (N, semantic_nc, h, w) -> (N, out_channels, H, W)."""
         shortcut = self.conv_s(self.norm_s(x, segmap)) if self.learned_shortcut else x
         dx = self.conv_0(F.leaky_relu(self.norm_0(x, segmap), 0.2))
         dx = self.conv_1(F.leaky_relu(self.norm_1(dx, segmap), 0.2))
@@ -147,20 +146,20 @@ class SPADEGenerator(nn.Module):
         if use_vae:
             self.fc = nn.Linear(z_dim, 16 * ngf * self.start_height * self.start_width)
         else:
-            self.fc = OneHotConv2d(semantic_nc, 16 * ngf, kernel_size=3, padding=1)  # an nn.Conv2d, also on ids
+            self.fc = nn.Conv2d(semantic_nc, 16 * ngf, kernel_size=3, padding=1)
         for block in self.plan:
             self.add_module(block.name, SPADEResnetBlock(
                 block.in_channels, block.out_channels, semantic_nc, spectral=spectral,
                 param_free_norm=param_free_norm, kernel_size=kernel_size, spade_hidden=spade_hidden))
         self.conv_img = nn.Conv2d(self.plan[-1].out_channels, 3, kernel_size=3, padding=1)
 
-    def start(self, semantic: torch.Tensor | SegMap, z: torch.Tensor | None) -> torch.Tensor:
+    def start(self, semantic: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         """The decoder's first map (N, 16 ngf, start_height, start_width): from z (VAE) or the label map (that size)."""
         if not self.use_vae:
             if z is not None:
                 raise ValueError("z was given but this generator has use_vae=False: build it with use_vae=True "
                                  "or call it without z")
-            return self.fc(resized(semantic, (self.start_height, self.start_width)))
+            return self.fc(F.interpolate(semantic, size=(self.start_height, self.start_width), mode="nearest"))
         if z is None:
             z = torch.randn(semantic.shape[0], self.z_dim, device=self.fc.weight.device, dtype=self.fc.weight.dtype)
         if z.shape != (semantic.shape[0], self.z_dim):
@@ -168,17 +167,17 @@ class SPADEGenerator(nn.Module):
                              f"({semantic.shape[0]}, {self.z_dim})")
         return self.fc(z).view(-1, 16 * self.ngf, self.start_height, self.start_width)
 
-    def forward(self, semantic: torch.Tensor | SegMap, z: torch.Tensor | None = None) -> torch.Tensor:
-        """semantic: (N, semantic_nc, H, W) one-hot or a SegMap, z: (N, z_dim) or None -> (N, 3, H_out, W_out)."""
+    def forward(self, semantic: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        """semantic: (N, semantic_nc, H, W) one-hot, z: (N, z_dim) or None -> (N, 3, H_out, W_out)."""
         if len(semantic.shape) != 4 or semantic.shape[1] != self.semantic_nc:
             raise ValueError(f"semantic has shape {tuple(semantic.shape)}: expected (N, {self.semantic_nc}, H, W), "
                              "the one-hot label map (spade_lesson.data.one_hot)")
-        segmap = resized(semantic, (self.start_height, self.start_width))  # at x's resolution, once per resolution
+        segmap = F.interpolate(semantic, size=(self.start_height, self.start_width), mode="nearest")  # at x's size
         x = self.start(segmap, z)
         for block in self.plan:
             if block.upsample:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
             if tuple(segmap.shape[2:]) != tuple(x.shape[2:]):
-                segmap = resized(semantic, x.shape[2:])  # nearest from the full map, as in every official SPADE
+                segmap = F.interpolate(semantic, size=x.shape[2:], mode="nearest")  # from the full map, as officially
             x = getattr(self, block.name)(x, segmap)
         return torch.tanh(self.conv_img(F.leaky_relu(x, 0.2)))

@@ -1,5 +1,12 @@
-"""What every exercise check shares: the verdict (CheckFailed, Mistake, Cases), rounding, the formulas shown after
-repeated failures, and small helpers."""
+"""What every exercise check shares: the verdict (CheckFailed, Mistake, Cases), rounding, the hints in tiers, and small
+helpers.
+
+The hints come in tiers, counted per check in this session: a check's first failed call names the mistake it
+recognises and where (the quantity, the case, the index) without the fix; its second failed call adds the fix in
+words (the mistake's advice); from its third (REVEAL_AFTER) on the verdict ends with the whole formula. An unsolved
+exercise (NotImplementedError) counts as no failed call. `HINT_TIERS` is the sentence notebooks print before their
+first exercise.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,10 @@ import numpy as np
 import torch
 
 DIGITS = 4  # significant digits of the numbers a failed check prints
+FIX_AFTER = 2  # from this failed call of a check on, a recognised mistake comes with its fix in words
 REVEAL_AFTER = 3  # from this failed call of a check on, its verdict ends with the complete formula
+HINT_TIERS = ("How the checks hint: a check's first failed call names what is wrong and where, the second says how to "
+              "fix it in words, and only from the third on does it show the whole formula.")
 
 FORMULAS = {
     "check_batch_norm_train": "mean and biased variance per channel over dims (0, 2, 3); out = weight * (x - mean) / "
@@ -48,6 +58,7 @@ FORMULAS = {
     "check_brush_mask": "centre = (floor(x) + 0.5, floor(y) + 0.5); keep the pixels whose centre (column + 0.5, row + "
                         "0.5) lies within size / 2 of it (<=)",
     "check_interpolate_styles": "t = torch.linspace(0, 1, steps)[:, None]; return (1 - t) * z_a + t * z_b",
+    "check_sample_style": "z = mu + torch.exp(0.5 * logvar) * noise",
     "check_clade_forward": "segmap = F.interpolate(segmap, size=x.shape[2:], mode='nearest'); gamma = "
                            "torch.einsum('nlhw,lc->nchw', segmap, gamma_table) (beta likewise); "
                            "return F.batch_norm(x, None, None, training=True) * (1 + gamma) + beta",
@@ -66,7 +77,8 @@ class CheckFailed(AssertionError):
 
 
 class Mistake(NamedTuple):
-    """A typical wrong answer: its name, what to look at, and the value it gives on the case being checked."""
+    """A typical wrong answer: its name (what is wrong, shown first), its advice (the fix in words, shown from the
+    second failed call on), and the value it gives on the case being checked."""
 
     name: str
     advice: str
@@ -135,16 +147,18 @@ class Cases:
         raise CheckFailed(f"{self.check}: case {self.number} of {self.total} ({self.description}): {message}{reveal}")
 
     def call(self, function: Callable[..., Any], *args: Any, returns: int = 1,
-             advice: dict[type[BaseException], str] | None = None, **kwargs: Any) -> Any:
-        """function(*args, **kwargs), turning its errors into verdicts (advice: extra words for some exception types);
-        returns > 1 asks for a tuple of that length."""
+             advice: dict[type[BaseException], Mistake] | None = None, **kwargs: Any) -> Any:
+        """function(*args, **kwargs), turning its errors into verdicts (advice: the mistake an exception type usually
+        means, its value unused, named and fixed in tiers as any mistake); returns > 1 asks for a tuple of that
+        length."""
         name = getattr(function, "__name__", "your function")
         try:
             result = function(*args, **kwargs)
         except NotImplementedError:
             raise CheckFailed(f"{self.check}: not implemented yet: fill in {name} above") from None
         except Exception as error:  # any bug in the student's code becomes one line, not a traceback
-            extra = next((f"; {words}" for kind, words in (advice or {}).items() if isinstance(error, kind)), "")
+            mistake = next((m for kind, m in (advice or {}).items() if isinstance(error, kind)), None)
+            extra = "" if mistake is None else f"; {self._named(mistake)}"
             self.fail(f"{name} raised {type(error).__name__}: {_first_line(error)} "
                       f"(call {name} yourself to see the full traceback){extra}")
         if result is None:
@@ -154,12 +168,19 @@ class Cases:
         return result
 
     def _diagnosis(self, got: Any, hint: str, mistakes: Sequence[Mistake], atol: float, rtol: float) -> str:
-        """The named mistakes that got equals, if any (the first with its advice); else the hint."""
+        """The named mistakes that got equals, if any (the first one's fix from the FIX_AFTER-th failed call on);
+        else the hint."""
         found = [mistake for mistake in mistakes if _matches(got, mistake.value, atol=atol, rtol=rtol)]
         if not found:
             return hint
         also = f" (on this case, {' or '.join(m.name for m in found[1:])} gives the same numbers)" if found[1:] else ""
-        return f"looks like {found[0].name}: {found[0].advice}{also}"
+        return self._named(found[0], also)
+
+    def _named(self, mistake: Mistake, also: str = "") -> str:
+        """'looks like <mistake>', with its fix in words from the FIX_AFTER-th failed call of this check on."""
+        if _failed_calls[self.check] + 1 < FIX_AFTER:  # the verdict being written is one of the first failed calls
+            return f"looks like {mistake.name}{also} (a second failed call says how to fix it)"
+        return f"looks like {mistake.name}{also}; the fix: {mistake.advice}"
 
     def close(self, what: str, got: Any, expected: torch.Tensor | float, hint: str,
               mistakes: Sequence[Mistake] = (), atol: float = 1e-6, rtol: float = 1e-5) -> None:

@@ -10,6 +10,7 @@ import torch
 
 from spade_lesson.course.checks.core import Cases, Mistake, _isolated
 from spade_lesson.course.labelmap import LabelMap
+from spade_lesson.models.encoder import reparameterize
 
 
 def _fill_region(label: np.ndarray, row: int, column: int, class_id: int, diagonal: bool) -> np.ndarray:
@@ -36,8 +37,9 @@ def check_flood_fill(flood_fill: Callable[..., Any]) -> None:
     trials = 20
     cases = Cases("check_flood_fill", trials + 2)
     rng = np.random.default_rng(0)
-    advice = {RecursionError: "Python allows about 1000 nested calls; keep a list of pixels still to visit",
-              IndexError: "looks like x and y swapped? x is the column, y the row: label[y, x]"}
+    advice = {RecursionError: Mistake("a recursion deeper than Python allows (about 1000 nested calls)",
+                                      "keep a list of pixels still to visit and loop until it is empty", None),
+              IndexError: Mistake("x and y swapped", "x is the column, y the row: index the map as label[y, x]", None)}
     hint = "the region is what up/down/left/right steps reach through pixels of the clicked id"
     for trial in range(trials):
         noisy = (rng.random((24, 32)) < 0.45).astype(np.uint8)  # blobs of 0 and 1 with winding borders
@@ -108,5 +110,38 @@ def check_interpolate_styles(interpolate_styles: Callable[..., Any]) -> None:
                              torch.lerp(z_a, z_b, torch.linspace(0, 1, steps + 2)[1:-1, None])),
                      Mistake("an extra batch dimension", "return (steps, z_dim): z_a and z_b are (1, z_dim)",
                              expected[None])],
+                    atol=1e-5)
+    cases.passed()
+
+
+@_isolated
+def check_sample_style(sample_style: Callable[..., Any]) -> None:
+    """Exercise 07.4: sample_style(mu, logvar, noise) against the encoder's spade_lesson.models.encoder.reparameterize
+    on the same noise."""
+    settings = [("random", (1, 8), 1.0), ("a confident encoder (logvar far below 0)", (2, 16), -4.0),
+                ("an unsure encoder (logvar above 0)", (3, 256), 2.0)]
+    cases = Cases("check_sample_style", len(settings))
+    for description, shape, centre in settings:
+        cases.case(f"{description}, mu and logvar {shape}")
+        mu, logvar = torch.randn(*shape), centre + torch.randn(*shape)
+        state = torch.random.get_rng_state()
+        expected = reparameterize(mu, logvar)  # draws its noise with torch.randn_like: the same draw as below
+        torch.random.set_rng_state(state)
+        noise = torch.randn_like(mu)
+        got = cases.call(sample_style, mu.clone(), logvar.clone(), noise.clone())
+        std = (0.5 * logvar).exp()
+        cases.close("z", got, expected, "z is the encoder's mean moved by the noise, scaled by the encoder's "
+                    "standard deviation; which of mu, logvar, sigma, sigma^2 does each part read?",
+                    [Mistake("the variance in place of the standard deviation", "logvar is the log of sigma^2: "
+                             "sigma is the exponential of half of it", mu + logvar.exp() * noise),
+                     Mistake("logvar used as the standard deviation", "logvar is a logarithm: take the exponential of "
+                             "half of it to get sigma", mu + logvar * noise),
+                     Mistake("the mean left out", "the noise moves z around the encoder's mean: add mu",
+                             std * noise),
+                     Mistake("the noise added, not scaled", "the noise is multiplied by sigma, then added to mu",
+                             mu + std + noise),
+                     Mistake("the noise left out", "z is a sample: the noise, scaled by sigma, is added to mu", mu),
+                     Mistake("mu and logvar swapped", "the first argument is the mean, the second log sigma^2",
+                             logvar + (0.5 * mu).exp() * noise)],
                     atol=1e-5)
     cases.passed()

@@ -61,7 +61,8 @@ def check_kl(kl: Callable[..., Any]) -> None:
         terms = 1 + logvar - mu**2 - logvar.exp()
         got = cases.call(kl, mu.clone(), logvar.clone())
         cases.close("KL", got, reference, "the KL of a diagonal Gaussian to N(0, I) has a closed form, one term per "
-                    "element of the code; how does the official code reduce them?",
+                    "element of the code: check each element's term first (which of mu, logvar, sigma^2 it reads), "
+                    "then how the terms are reduced",
                     [Mistake("a mean instead of a sum", "sum over the batch and the code's dimensions",
                              -0.5 * terms.mean()),
                      Mistake("a mean over the batch", "the official code sums over the batch too",
@@ -70,7 +71,13 @@ def check_kl(kl: Callable[..., Any]) -> None:
                      Mistake("the 1 left out", "each element's term starts with 1 + logvar",
                              -0.5 * (terms - 1).sum()),
                      Mistake("the factor -1/2 replaced by -1", "the closed form has a factor 1/2", -terms.sum()),
-                     Mistake("logvar read as sigma", "logvar is log sigma^2: sigma^2 = exp(logvar)",
-                             -0.5 * (1 + 2 * logvar.abs().log() - mu**2 - logvar**2).sum())])
+                     Mistake("logvar read as sigma", "logvar is the log of the variance: the variance is its "
+                             "exponential", -0.5 * (1 + 2 * logvar.abs().log() - mu**2 - logvar**2).sum()),
+                     Mistake("logvar used as the variance in the last term", "logvar is the log of the variance: "
+                             "the term that subtracts the variance needs its exponential",
+                             -0.5 * (1 + logvar - mu**2 - logvar).sum()),
+                     Mistake("logvar used as the variance (its log taken again)", "logvar already is the log of the "
+                             "variance: use it as it is, and its exponential where the variance itself appears",
+                             -0.5 * (1 + logvar.log() - mu**2 - logvar).sum())])
         cases.close("KL against the package's", got, kl_divergence(mu, logvar), "sum, do not average")
     cases.passed()
