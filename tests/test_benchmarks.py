@@ -60,3 +60,52 @@ def test_without_a_gpu_it_says_so_in_one_line(tmp_path):
     assert done.returncode == 1
     assert "this torch sees no CUDA GPU: run it on a CUDA machine, or pass --dry-run" in done.stdout
     assert run_check().returncode == 2
+
+
+def time_to_quality():
+    """benchmarks/time_to_quality.py as a module (benchmarks/ is no package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("time_to_quality", ROOT / "benchmarks" / "time_to_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_time_to_quality_scores_one_run_at_every_budget_and_resumes(tmp_path, capsys):
+    bench = time_to_quality()
+    judge = next((ROOT / "spade_lesson" / "evaluation" / "results" / "judges").glob("segmenter-*.pt"))
+    out = tmp_path / "ttq.json"
+    settings = '{"ngf": 4, "ndf": 4, "spade_hidden": 8, "n_layers_D": 2, "batch_size": 2}'
+    argv = ["--name", "tiny", "--settings", settings, "--budgets", "1", "0.5", "--repeats", "1", "--threads", "1",
+            "--clock", "cpu", "--judges", str(judge), "--eval-images", "8", "--out", str(out)]
+    assert bench.main(argv) == 0
+    document = json.loads(out.read_text())
+    points = document["runs"]["tiny"]["repeats"][0]["points"]
+    assert [point["budget_s"] for point in points] == [0.5, 1.0]  # one run, scored at each mark in order
+    assert 0 < points[0]["steps"] <= points[1]["steps"] and points[1]["cpu_s"] >= 1.0
+    assert all(0 <= point["miou"] <= 1 for point in points)
+    real, flat = document["references"]["real images"], document["references"]["flat class colours"]
+    assert real["miou"] > flat["miou"] - 0.2 and flat["realism_kid"] > real["realism_kid"]  # the calibration rows
+    assert {"cpu_model", "threads", "torch", "load_average_1min"} <= set(document["machine"])
+    assert document["runs"]["tiny"]["summary"][1]["repeats"] == 1
+    assert (tmp_path / "ttq.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bench.main(argv) == 0  # a rerun keeps the finished repeat
+    assert "tiny seed 0: in " in capsys.readouterr().out
+    assert json.loads(out.read_text())["runs"]["tiny"]["repeats"] == document["runs"]["tiny"]["repeats"]
+
+
+def test_time_to_quality_refuses_bad_settings_in_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        time_to_quality().main(["--settings", '{"colour": 1}', "--out", str(tmp_path / "x.json")])
+    assert "--settings" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+
+
+def test_the_demo_quotes_the_committed_benchmark():
+    from spade_lesson.cli.demo import MEASURED
+
+    document = json.loads((ROOT / "benchmarks" / "time_to_quality_cpu.json").read_text())
+    row = next(row for row in document["runs"]["demo"]["summary"] if row["budget_s"] == 150.0)
+    assert row["repeats"] == 3 and MEASURED["steps"] == row["steps"]
+    assert round(MEASURED["miou"], 2) == round(row["miou"], 2)
+    assert round(MEASURED["ceiling"], 2) == round(document["references"]["real images"]["miou"], 2)

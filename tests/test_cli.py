@@ -30,20 +30,51 @@ def one_thread() -> Any:
 
 
 @pytest.mark.slow
-def test_demo_writes_a_picture_and_says_where(tmp_path, capsys):
+def test_demo_writes_a_picture_and_says_where(tmp_path, capsys, monkeypatch):
+    import spade_lesson.cli.demo as demo
+
+    judges = Path(demo.COMMITTED / demo.JUDGES)
+    judge = next(judges.glob("segmenter-*.pt"))  # any shipped judge reads the score
+    monkeypatch.setattr(demo, "judge_files", lambda seeds=(0,): [judge])
     out = tmp_path / "demo"
     for _ in range(2):  # a second demo into the same folder starts afresh
         assert main(["demo", "--out", str(out), "--steps", "2"]) == 0
     printed = capsys.readouterr().out
     assert f"wrote {out / 'demo.png'}" in printed
-    assert printed.count("what to expect: a blurry picture.") == 2 and "\r" not in printed  # plain lines, no bar
+    assert printed.count("what to expect, measured (") == 2 and "\r" not in printed  # plain lines, no bar
+    assert printed.count("the log's losses: D_fake and D_real") == 2
+    last = printed.strip().splitlines()[-1]  # the run's own score, read by the judge
+    assert re.fullmatch(r"the judge \(a segmenter trained on real photos\) reads \d+% of the layout back from this "
+                        r"run's pictures of 64 unseen maps; from the real photos: \d+% \(mIoU\)", last), last
     assert f"{out.name}: step 2/2 (100%), " in printed
     with Image.open(out / "demo.png") as picture:  # 6 unseen label maps: label | generated | real, 64 px drawn x 2
-        assert picture.format == "PNG" and picture.size == (3 * 128, 6 * 128) and picture.mode == "RGB"
+        assert picture.format == "PNG" and picture.size[0] == 3 * 128 and picture.mode == "RGB"
+        assert picture.size[1] > 6 * 128  # a band of column titles above, the caption below
+        assert picture.getpixel((0, 0)) == (255, 255, 255)
     assert load_checkpoint(out / "checkpoint.pt")["step"] == 2
 
 
+def test_demo_titles_are_drawn_above_their_columns():
+    from spade_lesson.cli.demo import titled
+
+    grid = torch.zeros(32, 96, 3, dtype=torch.uint8)
+    picture = titled(grid, ("a", "b", "c"), ("one line",))
+    assert picture.shape == (32 + 2 * 16 + 4, 96, 3) and picture.dtype == torch.uint8
+    assert (picture[16:48] == 0).all()  # the grid itself, untouched below the title band
+    for column in range(3):  # each title is drawn (dark pixels) in its own column's band
+        band = picture[:16, column * 32:(column + 1) * 32]
+        assert (band < 128).any()
+
+
 @pytest.mark.slow
+def test_demo_without_its_judge_says_where_it_should_be(tmp_path, capsys, monkeypatch):
+    import spade_lesson.cli.demo as demo
+
+    monkeypatch.setattr(demo, "judge_files", lambda seeds=(0,): [tmp_path / "segmenter-x.pt"])
+    line = demo.score_line(torch.nn.Conv2d(9, 3, 1), 64)
+    assert line.startswith(f"(no judge at {tmp_path / 'segmenter-x.pt'}: the score is skipped")
+
+
 def test_demo_into_an_unwritable_folder_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")

@@ -65,6 +65,30 @@ def test_preprocessing_follows_the_official_options():
         TrainConfig(num_classes=256)
 
 
+def test_the_cpu_preset_starts_from_pytorchs_init_with_higher_rates_and_bf16_where_the_cpu_has_it(monkeypatch):
+    import spade_lesson.training.config as config_module
+
+    config = cpu_config()
+    assert (config.init_type, config.lr_G, config.lr_D) == ("none", 2e-4, 8e-4)  # TTUR's 1:4 ratio kept
+    for has_bf16, amp in ((True, "bf16"), (False, "auto")):
+        monkeypatch.setattr(config_module, "cpu_has_bf16", lambda flag=has_bf16: flag)
+        assert config_module.cpu_config().amp == amp
+    assert course_config().init_type == "xavier"  # the GPU preset is unmeasured: the official recipe
+
+
+def test_cpu_bf16_is_read_from_the_cpu_flags(tmp_path):
+    from spade_lesson.training.config import cpu_has_bf16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu avx2 avx512f avx512_bf16 avx512_vnni\n")
+    assert cpu_has_bf16(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu avx2 amx_tile amx_bf16\n")
+    assert cpu_has_bf16(cpuinfo)
+    cpuinfo.write_text("flags\t\t: fpu avx2 avx512f\n")
+    assert not cpu_has_bf16(cpuinfo)
+    assert not cpu_has_bf16(tmp_path / "missing")  # no /proc (macOS, Windows): float32
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"steps": 2.5}, r"steps=2.5 \(--steps\) must be a whole number"),
     ({"size": "64"}, r"size='64' \(--size\) must be a whole number"),
