@@ -15,8 +15,9 @@ from spade_lesson.cli.parser import OneLineParser
 from spade_lesson.data import load_dataset
 from spade_lesson.data.pictures import sample_grid, write_png
 from spade_lesson.data.semantic import one_hot
-from spade_lesson.evaluation.ablation import COMMITTED, JUDGES
-from spade_lesson.evaluation.segmenter import ceiling, load_segmenter, score, segmenter_file
+from spade_lesson.evaluation.segmenter import ceiling, load_segmenter, score
+from spade_lesson.evaluation.study.config import COMMITTED
+from spade_lesson.evaluation.study.judges import judge_path
 from spade_lesson.runtime.atomic import check_folder, write_text
 from spade_lesson.runtime.machine import idle_cpu_cores
 from spade_lesson.training.checkpoint_file import CHECKPOINT_NAME
@@ -47,7 +48,7 @@ LOSS_NAMES = ("the log's losses: D_fake and D_real, the discriminator's hinge lo
 def judge_files(seeds: tuple[int, ...] = (0, 1, 2)) -> list[Path]:
     """The course's judges shipped with the package: evaluation/results/judges/segmenter-<key of its settings>.pt."""
     train_data = load_dataset("landscapes", split="train", size=JUDGE_SIZE)
-    return [segmenter_file(train_data, JUDGE_STEPS, COMMITTED / JUDGES, seed=seed) for seed in seeds]
+    return [judge_path(COMMITTED, train_data, JUDGE_STEPS, seed) for seed in seeds]
 
 
 def demo_config(cuda: bool, out: str, steps: int | None, seconds: float | None) -> TrainConfig:
