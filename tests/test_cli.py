@@ -33,8 +33,8 @@ def one_thread() -> Any:
 def test_demo_writes_a_picture_and_says_where(tmp_path, capsys, monkeypatch):
     import spade_lesson.cli.demo as demo
 
-    judges = Path(demo.COMMITTED / demo.JUDGES)
-    judge = next(judges.glob("segmenter-*.pt"))  # any shipped judge reads the score
+    judge = demo.judge_files((0,))[0]  # the shipped judge of seed 0 reads the score
+    assert judge.is_file()
     monkeypatch.setattr(demo, "judge_files", lambda seeds=(0,): [judge])
     out = tmp_path / "demo"
     for _ in range(2):  # a second demo into the same folder starts afresh
