@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from spade_lesson import cli
 from spade_lesson.cli.parser import OneLineParser
 from spade_lesson.data import load_dataset
+from spade_lesson.data.batches import stack_items
 from spade_lesson.data.pictures import sample_grid, write_png
 from spade_lesson.data.semantic import one_hot
 from spade_lesson.evaluation.segmenter import ceiling, load_segmenter, score
@@ -95,9 +96,8 @@ def run(argv: list[str]) -> int:
     print(LOSS_NAMES, flush=True)
     result = train(config)
     unseen = load_dataset("landscapes", split="val", size=config.size)
-    items = [unseen[i] for i in range(DEMO_ROWS)]
-    labels = torch.stack([item["label"] for item in items])
-    images = torch.stack([item["image"] for item in items])
+    rows = stack_items(unseen, DEMO_ROWS)
+    labels, images = rows["label"], rows["image"]
     fake = result.trainer.generate(labels, generator=torch.Generator(result.trainer.device).manual_seed(0))
     path = out / "demo.png"
     grid = sample_grid(labels, fake, images, result.palette)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from spade_lesson.data import Landscapes, one_hot
+from spade_lesson.data.batches import stack_items
 from spade_lesson.models.variants import InputOnlyGenerator
 
 NORMS = ("batch", "none")
@@ -35,9 +36,8 @@ class DecoderFit:
 def _split(size: int, count: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, int]:
     """(labels (count, size, size), images (count, 3, size, size), classes) of a procedural Landscapes split."""
     data = Landscapes(size=size, length=count, seed=seed)
-    items = [data[i] for i in range(count)]
-    labels, images = torch.stack([item["label"] for item in items]), torch.stack([item["image"] for item in items])
-    return labels, images, data.num_classes
+    batch = stack_items(data, count)
+    return batch["label"], batch["image"], data.num_classes
 
 
 def fit_decoder(norm: str, lr: float, steps: int, seed: int = 0, ngf: int = 4, size: int = 64, batch_size: int = 8,

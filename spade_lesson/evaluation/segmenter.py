@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from spade_lesson.data.batches import stack_items
 from spade_lesson.data.semantic import IGNORE_INDEX
 from spade_lesson.evaluation.metrics import confusion_matrix, miou, pixel_accuracy
 from spade_lesson.layers.semantic_input import semantic_input
@@ -145,16 +146,15 @@ def fit(model: UNet, dataset: Dataset, config: SegmenterConfig, device: torch.de
     is the same as without)."""
     from tqdm.auto import tqdm
 
-    items = [dataset[i] for i in range(len(dataset))]
-    labels = torch.stack([item["label"] for item in items])
-    images = torch.stack([item["image"] for item in items])
+    batch = stack_items(dataset, len(dataset))
+    labels, images = batch["label"], batch["image"]
     rng = torch.Generator().manual_seed(config.seed)
     model.train()
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     for step in tqdm(range(config.steps), desc="segmenter", disable=not progress, dynamic_ncols=True):
         for group in optimizer.param_groups:
             group["lr"] = config.lr * 0.5 * (1 + math.cos(math.pi * step / config.steps))  # cosine decay to 0
-        index = torch.randint(len(items), (config.batch_size,), generator=rng)
+        index = torch.randint(len(labels), (config.batch_size,), generator=rng)
         image, label = images[index], labels[index]
         flip = torch.rand(config.batch_size, generator=rng) < 0.5
         image[flip], label[flip] = image[flip].flip(-1), label[flip].flip(-1)
@@ -213,10 +213,8 @@ def score(segmenter: UNet, dataset: Dataset,
     segmenter.eval()
     conf = torch.zeros(dataset.num_classes, dataset.num_classes, dtype=torch.long)
     for start in range(0, count, batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, count))]
-        label = torch.stack([item["label"] for item in items]).to(device)
-        image = torch.stack([item["image"] for item in items]).to(device)
-        instance = torch.stack([item["instance"] for item in items]) if "instance" in items[0] else None
+        batch = stack_items(dataset, range(start, min(start + batch_size, count)))
+        label, image, instance = batch["label"].to(device), batch["image"].to(device), batch.get("instance")
         made = make_image(label, image, instance).to(device)
         conf += confusion_matrix(segment(segmenter, made), label, dataset.num_classes)
     segmenter.train(was_training)

@@ -26,7 +26,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from spade_lesson.data import load_dataset
-from spade_lesson.data.batches import check_dataset
+from spade_lesson.data.batches import check_dataset, stack_items
 from spade_lesson.data.pictures import sample_grid, write_png
 from spade_lesson.runtime.atomic import atomic_write, check_folder, remove_stale_temporaries
 from spade_lesson.runtime.machine import any_process, idle_cpu_cores, init_distributed, pick_device, seed_everything
@@ -404,9 +404,8 @@ class Run:
 
 def _fixed_rows(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """(label, image, instance or None) of the first SAMPLE_ROWS items: every sample grid shows these."""
-    fixed = [dataset[i] for i in range(min(SAMPLE_ROWS, len(dataset)))]
-    instance = torch.stack([item["instance"] for item in fixed]) if "instance" in fixed[0] else None
-    return torch.stack([item["label"] for item in fixed]), torch.stack([item["image"] for item in fixed]), instance
+    fixed = stack_items(dataset, min(SAMPLE_ROWS, len(dataset)))
+    return fixed["label"], fixed["image"], fixed.get("instance")
 
 
 def _item_bytes(item: dict[str, torch.Tensor]) -> int:

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from spade_lesson.data import load_dataset, to_uint8
+from spade_lesson.data.batches import stack_items
 from spade_lesson.data.pictures import write_png
 from spade_lesson.evaluation.study.config import AblationConfig, gan_config, run_folder
 from spade_lesson.evaluation.study.judges import judge_records, load_judges
@@ -156,8 +157,8 @@ def seconds_per_step(document: dict[str, Any], config: AblationConfig, device: t
     run = gan_config(config, 0)
     trainer = SPADETrainer(run, train_data.num_classes, device=device,
                            generator=build_generator("spade", run, train_data.num_classes))
-    batch = [train_data[i] for i in range(run.batch_size)]
-    label, image = torch.stack([b["label"] for b in batch]), torch.stack([b["image"] for b in batch])
+    batch = stack_items(train_data, run.batch_size)
+    label, image = batch["label"], batch["image"]
     trainer.step(label, image)  # the first step warms up
     started = time.perf_counter()
     for _ in range(3):

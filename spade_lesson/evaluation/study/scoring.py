@@ -83,7 +83,7 @@ def other_real(val_data: Dataset, ref: Reference) -> torch.Tensor:
     if len(val_data) < 2 * n:
         raise ValueError(f"the validation split has {len(val_data)} images; KID's floor needs 2 x eval_images = "
                          f"{2 * n}: lower --eval-images")
-    return torch.stack([val_data[i]["image"] for i in range(n, 2 * n)])
+    return stack_items(val_data, range(n, 2 * n))["image"]
 
 
 def calibration_rows(val_data: Dataset, train_data: Dataset, ref: Reference,
