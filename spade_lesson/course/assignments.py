@@ -36,16 +36,16 @@ class Timing:
     gpu: str  # as in the README's notebook table
 
 
-TIMED = "2026-11-29"  # when the full runs of TIMINGS were measured (`date; jupyter nbconvert --execute ...; date`)
-TIMINGS = {
+TIMED = "2026-12-07"  # when the full runs of TIMINGS were measured (`date; jupyter nbconvert --execute ...; date`)
+TIMINGS = {  # measured on a quiet 2-core CPU (notebook 05 trains for 5 of its minutes whatever the machine)
     "00_start_here": Timing("10 min", "< 1 min", "no"),
     "01_batchnorm_from_scratch": Timing("45 min", "< 1 min", "no"),
     "02_the_washout": Timing("45 min", "1 min", "no"),
-    "03_spade": Timing("60 min", "5 min", "no"),
-    "04_the_networks": Timing("45 min", "3 min", "no"),
+    "03_spade": Timing("60 min", "< 1 min", "no"),
+    "04_the_networks": Timing("45 min", "< 1 min", "no"),
     "05_training": Timing("60 min", "6 min", "recommended (T4 or better)"),
-    "06_evaluation": Timing("45 min", "13 min", "optional"),
-    "07_interactive_gaugan": Timing("20 min", "1.5 min", "no"),
+    "06_evaluation": Timing("45 min", "3 min", "optional"),
+    "07_interactive_gaugan": Timing("20 min", "< 1 min", "no"),
     "08_ablations": Timing("45 min", "< 1 min", "no"),
 }
 
@@ -161,7 +161,8 @@ exercises says so before its first). An exercise not done yet says `not implemen
 {_table(course)}
 
 Working time and GPU are the README's; the full run is the whole notebook in full mode, measured on {TIMED} on a
-2-core CPU shared with other jobs (notebook 05 trains for 5 of its minutes). Checks do not depend on fast mode:
+quiet 2-core CPU (notebook 05 trains for 5 of its minutes; with one other busy process on the machine each
+notebook took at most twice as long). Checks do not depend on fast mode:
 `SPADE_LESSON_FAST=1` shrinks every notebook to a CPU-sized run, which is how the tests and the autograder below run
 them. Each check cell is worth 1 point; change `points` in its nbgrader metadata (JupyterLab's property inspector, or
 the "Create Assignment" panel of nbgrader's JupyterLab extension) to weigh them.
