@@ -77,8 +77,10 @@ def write_figure(document: dict[str, Any], results: Path, val_data: Dataset, pat
     steps = document["settings"]["budgets"]
     models = [m for m in dict.fromkeys(r["model"] for r in document["runs"])
               if any(sample_path(results, m, SAMPLE_SEED, s).is_file() for s in steps)]
-    figure = plt.figure(figsize=(11, 4.2 + 0.95 * (len(models) + 1)), dpi=90)
-    grid = figure.add_gridspec(2, 1, height_ratios=[4.2, 0.95 * (len(models) + 1)], hspace=0.25)
+    height = 4.2 + 0.95 * (len(models) + 1)  # inches: the curves, then a row of pictures per model
+    figure = plt.figure(figsize=(11, height), dpi=90)
+    grid = figure.add_gridspec(2, 1, height_ratios=[4.2, height - 4.2], hspace=0.25, top=1 - 0.5 / height,
+                               bottom=0.02)  # the curves just under the title
     top = grid[0].subgridspec(1, 2, wspace=0.25)
     for column, metric in enumerate(("miou", "kid")):
         ax = figure.add_subplot(top[0, column])
