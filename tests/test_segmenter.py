@@ -51,6 +51,33 @@ def test_the_segmenter_is_cached_by_its_settings(maps: Landscapes, tmp_path, mon
         train_segmenter(maps, steps=3, batch_size=2, width=4, depth=2, cache_dir=tmp_path, progress=False)
 
 
+class Items:
+    """A dataset of given items (dicts of "label" and "image")."""
+
+    def __init__(self, items: list[dict[str, torch.Tensor]]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        return self.items[index]
+
+
+def test_the_data_fingerprint_ignores_float_rounding_and_sees_a_changed_pixel(maps: Landscapes) -> None:
+    items = [maps[0], maps[1]]
+    key = seg.dataset_fingerprint(Items(items))
+    assert key == seg.dataset_fingerprint(maps)
+    ulps = [{"label": item["label"], "image": torch.nextafter(item["image"], torch.full_like(item["image"], 2.0))}
+            for item in items]  # every pixel one float step up: another CPU's rounding
+    assert seg.dataset_fingerprint(Items(ulps)) == key
+    brighter = [items[0], {"label": items[1]["label"], "image": items[1]["image"].clone()}]
+    brighter[1]["image"][0, 0, 0] += 0.05  # one pixel a visible step brighter
+    relabelled = [items[0], {"label": items[1]["label"].clone(), "image": items[1]["image"]}]
+    relabelled[1]["label"][0, 0] = (relabelled[1]["label"][0, 0] + 1) % maps.num_classes
+    assert len({key, seg.dataset_fingerprint(Items(brighter)), seg.dataset_fingerprint(Items(relabelled))}) == 3
+
+
 def test_a_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
     path = tmp_path / "segmenter-bad.pt"
     path.write_bytes(b"not a checkpoint")
