@@ -50,7 +50,7 @@ from spade_lesson.evaluation.realism import judge_features, kid  # noqa: E402
 from spade_lesson.evaluation.segmenter import UNet, load_segmenter, segment  # noqa: E402
 from spade_lesson.runtime.atomic import write_text  # noqa: E402
 from spade_lesson.runtime.machine import idle_cpu_cores, seed_everything  # noqa: E402
-from spade_lesson.training.config import TrainConfig  # noqa: E402
+from spade_lesson.training.config import TrainConfig, cpu_has_bf16  # noqa: E402
 from spade_lesson.training.trainer import SPADETrainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -123,9 +123,10 @@ def batches(dataset: Any, batch_size: int, seed: int) -> Iterator[dict[str, torc
             yield {key: torch.stack([item[key] for item in items]) for key in ("label", "image")}
 
 
-def base_config(device: torch.device) -> TrainConfig:
-    """The demo's configuration on this device (the CPU preset on a CPU, the course preset on CUDA), unbounded."""
-    return dataclasses.replace(demo_config(device.type == "cuda", "runs/time_to_quality", 10**9, None),
+def base_config(device: torch.device, seconds: float) -> TrainConfig:
+    """The demo's configuration on this device (the CPU preset on a CPU, the course preset on CUDA) with a time
+    budget of `seconds` (the longest budget: its learning-rate schedule reads it), unbounded in steps."""
+    return dataclasses.replace(demo_config(device.type == "cuda", "runs/time_to_quality", 10**9, seconds),
                                device=str(device))
 
 
@@ -137,7 +138,7 @@ def run_repeat(settings: dict[str, Any], budgets: list[float], judges: Judges, s
     """Train once to the longest budget, scoring the EMA generator at each budget's mark (clock paused)."""
     timer = CLOCKS[clock_name]
     started = time.perf_counter()
-    config = dataclasses.replace(base_config(device), **{"seed": seed, **settings})
+    config = dataclasses.replace(base_config(device, budgets[-1]), **{"seed": seed, **settings})
     seed_everything(config.seed)
     data = load_dataset("landscapes", split="train", size=config.size)
     trainer = SPADETrainer(config, data.num_classes, device=device, image_size=config.image_size)
@@ -148,6 +149,7 @@ def run_repeat(settings: dict[str, Any], budgets: list[float], judges: Judges, s
         while clock < budget:
             tick, tick_wall, tick_cpu = timer(), time.perf_counter(), time.process_time()
             batch = next(stream)
+            trainer.set_learning_rates(step, clock)
             trainer.step(batch["label"], batch["image"])
             if device.type == "cuda":
                 torch.cuda.synchronize(device)  # the step's time, not its launch
@@ -248,8 +250,9 @@ def plot(path: Path, png: Path) -> None:
         ax.set_xlabel("training seconds (wall clock)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    figure.suptitle(f"time to quality: the demo's configuration on {machine.get('cpu_model', '?')}, "
-                    f"{machine.get('threads', '?')} thread(s), shared machine", fontsize=9)
+    arithmetic = "bf16 autocast" if machine.get("bf16_instructions") else "float32 (no bf16 instructions)"
+    figure.suptitle(f"time to quality on {machine.get('cpu_model', '?')}, {machine.get('threads', '?')} thread(s), "
+                    f"{arithmetic}", fontsize=9)
     figure.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     tmp = png.with_name(png.name + ".tmp.png")
@@ -289,14 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if args.device == "cuda" else "cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: this torch sees no CUDA GPU; run it on a CUDA machine, or leave --device out")
-    try:
-        settings = json.loads(args.settings)
-        dataclasses.replace(base_config(device), **settings)
-    except (json.JSONDecodeError, TypeError, ValueError) as error:
-        parser.error(f"--settings {args.settings!r}: {error}")
     budgets = sorted(args.budgets)
     if budgets[0] <= 0 or args.repeats < 1:
         parser.error("--budgets must be positive and --repeats at least 1")
+    try:
+        settings = json.loads(args.settings)
+        dataclasses.replace(base_config(device, budgets[-1]), **settings)
+    except (json.JSONDecodeError, TypeError, ValueError) as error:
+        parser.error(f"--settings {args.settings!r}: {error}")
     paths = args.judges or judge_files()
     missing = [str(path) for path in paths if not Path(path).is_file()]
     if missing:
@@ -304,10 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     load_start = round(os.getloadavg()[0], 2)
     torch.set_num_threads(args.threads or idle_cpu_cores())
     judges = Judges([Path(path) for path in paths], args.eval_images)
+    machine = {**environment(device), "cpu_model": cpu_model(), "threads": torch.get_num_threads(),
+               "bf16_instructions": cpu_has_bf16()}
     with locked(args.out):
         document = read(args.out)
-        document["machine"] = {**environment(device), "cpu_model": cpu_model(), "threads": torch.get_num_threads(),
-                               "bf16_instructions": "avx512_bf16" in Path("/proc/cpuinfo").read_text()}
+        document["machine"] = machine
         document["judges"] = [path.name for path in judges.paths]
         if "references" not in document:
             document["references"] = judges.references()
@@ -323,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.name} seed {seed}: training to {budgets[-1]:.0f} s on {torch.get_num_threads()} thread(s), "
               f"settings {settings}", flush=True)
         context = {"load_average_start": round(os.getloadavg()[0], 2), "threads": torch.get_num_threads(),
+                   "cpu_model": machine["cpu_model"], "bf16_instructions": machine["bf16_instructions"],
                    "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "load_average_at_launch": load_start}
         repeat = run_repeat(settings, budgets, judges, seed, device, args.clock)
         add_repeat(args.out, args.name, settings, budgets, repeat, context)

@@ -187,16 +187,6 @@ def test_a_flag_overrides_an_official_default_and_the_line_says_so(tmp_path, cap
 
 
 @pytest.mark.slow
-def test_the_demo_budget_counts_from_the_command_not_from_the_first_import(tmp_path, monkeypatch, capsys):
-    import spade_lesson.cli as cli
-
-    monkeypatch.setattr(cli, "STARTED", cli.STARTED - 3600.0)  # as if the package was imported an hour ago
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--steps", "1"]) == 0
-    budget = int(re.search(r"steps or (-?\d+) s on", capsys.readouterr().out).group(1))
-    assert 100 < budget <= 140  # DEMO_SECONDS less start-up and 10 s for the picture, not an hour less
-
-
-@pytest.mark.slow
 def test_demo_refuses_a_folder_holding_a_training_run(trained, tmp_path, capsys) -> None:
     out = copy_run(trained, tmp_path)
     before = snapshot(out)

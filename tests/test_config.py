@@ -27,6 +27,10 @@ def test_config_errors_name_the_field():
         TrainConfig(init_variance=-1.0)
     with pytest.raises(ValueError, match="decay_start=20 must be between 0 and steps=10"):
         TrainConfig(steps=10, decay_start=20)
+    with pytest.raises(ValueError, match="time_decay_start=0.5 needs max_seconds"):
+        TrainConfig(time_decay_start=0.5)
+    with pytest.raises(ValueError, match="time_decay_start=1.0 needs max_seconds and a fraction in"):
+        TrainConfig(max_seconds=60.0, time_decay_start=1.0)
     with pytest.raises(ValueError, match="amp='fp8'"):
         TrainConfig(amp="fp8")
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import importlib
 import sys
-import time
 
 from spade_lesson.cli.parser import OneLineParser
 
-STARTED = time.perf_counter()  # when main() last began (set again there): the demo's time budget counts from here
 COMMANDS = {
     "demo": "train a small SPADE generator on the offline dataset and write a picture",
     "train": "train SPADE (see `spade-lesson train -h`)",
@@ -43,8 +41,6 @@ def one_line(error: BaseException) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen job: 0 done, 1 a clear error (one line), 2 bad usage, 130 Ctrl-C."""
-    global STARTED
-    STARTED = time.perf_counter()  # before the command imports torch, whose start-up the demo's budget includes
     parser = OneLineParser(prog="spade-lesson", description="The SPADE course's command line.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, summary in COMMANDS.items():
