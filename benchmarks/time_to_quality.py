@@ -123,10 +123,9 @@ def batches(dataset: Any, batch_size: int, seed: int) -> Iterator[dict[str, torc
             yield {key: torch.stack([item[key] for item in items]) for key in ("label", "image")}
 
 
-def base_config(device: torch.device, seconds: float) -> TrainConfig:
-    """The demo's configuration on this device (the CPU preset on a CPU, the course preset on CUDA) with a time
-    budget of `seconds` (the longest budget: its learning-rate schedule reads it), unbounded in steps."""
-    return dataclasses.replace(demo_config(device.type == "cuda", "runs/time_to_quality", 10**9, seconds),
+def base_config(device: torch.device) -> TrainConfig:
+    """The demo's configuration on this device (the CPU preset on a CPU, the course preset on CUDA), unbounded."""
+    return dataclasses.replace(demo_config(device.type == "cuda", "runs/time_to_quality", 10**9, None),
                                device=str(device))
 
 
@@ -138,7 +137,7 @@ def run_repeat(settings: dict[str, Any], budgets: list[float], judges: Judges, s
     """Train once to the longest budget, scoring the EMA generator at each budget's mark (clock paused)."""
     timer = CLOCKS[clock_name]
     started = time.perf_counter()
-    config = dataclasses.replace(base_config(device, budgets[-1]), **{"seed": seed, **settings})
+    config = dataclasses.replace(base_config(device), **{"seed": seed, **settings})
     seed_everything(config.seed)
     data = load_dataset("landscapes", split="train", size=config.size)
     trainer = SPADETrainer(config, data.num_classes, device=device, image_size=config.image_size)
@@ -149,7 +148,6 @@ def run_repeat(settings: dict[str, Any], budgets: list[float], judges: Judges, s
         while clock < budget:
             tick, tick_wall, tick_cpu = timer(), time.perf_counter(), time.process_time()
             batch = next(stream)
-            trainer.set_learning_rates(step, clock)
             trainer.step(batch["label"], batch["image"])
             if device.type == "cuda":
                 torch.cuda.synchronize(device)  # the step's time, not its launch
@@ -242,8 +240,8 @@ def plot(path: Path, png: Path) -> None:
     for style, (reference, scores) in zip(("--", ":"), document.get("references", {}).items()):
         for ax, key in zip(axes, ("miou", "realism_kid")):
             ax.axhline(scores[key], color="grey", linestyle=style, label=reference)
-    axes[0].set_ylabel("mIoU (judges' reading of the layout; higher is better)")
-    axes[1].set_ylabel("realism: KID x 1000 in the judges' features (lower is better)")
+    axes[0].set_ylabel("layout: the judges' mIoU (higher is better)")
+    axes[1].set_ylabel("realism: KID x 1000 (lower is better)")
     axes[1].set_yscale("symlog", linthresh=1.0)
     machine = document.get("machine", {})
     for ax in axes:
@@ -297,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--budgets must be positive and --repeats at least 1")
     try:
         settings = json.loads(args.settings)
-        dataclasses.replace(base_config(device, budgets[-1]), **settings)
+        dataclasses.replace(base_config(device), **settings)
     except (json.JSONDecodeError, TypeError, ValueError) as error:
         parser.error(f"--settings {args.settings!r}: {error}")
     paths = args.judges or judge_files()

@@ -11,7 +11,7 @@ import torch
 
 from spade_lesson.models.baselines import BaselineGenerator
 from spade_lesson.training.config import fast_config
-from spade_lesson.training.trainer import SPADETrainer, learning_rate_factor, time_decay_factor
+from spade_lesson.training.trainer import SPADETrainer, learning_rate_factor
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -19,21 +19,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 def test_learning_rate_decays_linearly_to_zero():
     assert [learning_rate_factor(step, 10, 6) for step in (0, 5, 6, 8, 10)] == [1.0, 1.0, 1.0, 0.5, 0.0]
     assert learning_rate_factor(9, 10, None) == 1.0
-
-
-def test_time_decay_falls_linearly_to_zero_over_the_budgets_last_fraction():
-    assert [time_decay_factor(seconds, 100.0, 0.6) for seconds in (0, 59, 60, 80, 100, 120)] == \
-        pytest.approx([1.0, 1.0, 1.0, 0.5, 0.0, 0.0])
-    assert time_decay_factor(99.0, 100.0, None) == 1.0 and time_decay_factor(99.0, None, 0.5) == 1.0
-
-
-def test_the_decay_further_along_sets_both_learning_rates():
-    trainer = SPADETrainer(fast_config(steps=10, decay_start=6, max_seconds=100.0, time_decay_start=0.5), 9,
-                           torch.device("cpu"))
-    for step, seconds, factor in ((8, 10.0, 0.5), (2, 75.0, 0.5), (9, 90.0, 0.2), (0, 0.0, 1.0)):
-        trainer.set_learning_rates(step, seconds)
-        assert trainer.opt_G.param_groups[0]["lr"] == pytest.approx(trainer.config.lr_G * factor)
-        assert trainer.opt_D.param_groups[0]["lr"] == pytest.approx(trainer.config.lr_D * factor)
 
 
 LABEL, IMAGE = torch.randint(0, 9, (2, 32, 32), generator=torch.Generator().manual_seed(0)), \

@@ -325,7 +325,7 @@ class Run:
 
     def train_on(self, batch: dict[str, torch.Tensor]) -> None:
         """One GAN step at this step's learning rates; its losses join the sums of this log interval."""
-        self.trainer.set_learning_rates(self.step, time.perf_counter() - self.started)
+        self.trainer.set_learning_rates(self.step)
         losses = self.trainer.step(batch["label"], batch["image"], batch.get("instance"))
         for key, value in losses.items():
             self.sums[key] = self.sums.get(key, 0.0) + value

@@ -40,13 +40,6 @@ def learning_rate_factor(step: int, steps: int, decay_start: int | None) -> floa
     return max(0.0, (steps - step) / (steps - decay_start))  # lr_t = lr_0 (T - t) / (T - t_decay)
 
 
-def time_decay_factor(seconds: float, max_seconds: float | None, start: float | None) -> float:
-    """1 before the fraction `start` of the time budget, then falling linearly to 0 at max_seconds."""
-    if start is None or max_seconds is None or seconds < start * max_seconds:
-        return 1.0
-    return max(0.0, (max_seconds - seconds) / (max_seconds * (1 - start)))  # lr_s = lr_0 (S - s) / (S - s_decay)
-
-
 class SPADETrainer:
     """G, D (and E), the EMA generator, TTUR Adam optimizers and the losses: one call of step() is one GAN step."""
 
@@ -123,16 +116,13 @@ class SPADETrainer:
                                   instance, lookup=self.config.one_hot_lookup)
         return semantic if isinstance(semantic, SegMap) else semantic.contiguous(memory_format=self.memory_format)
 
-    def set_learning_rates(self, step: int, seconds: float = 0.0) -> None:
-        """Both learning rates for this step after `seconds` of training: the decay by steps or the one by time,
-        whichever is further along (TTUR keeps their ratio)."""
-        config = self.config
-        factor = min(learning_rate_factor(step, config.steps, config.decay_start),
-                     time_decay_factor(seconds, config.max_seconds, config.time_decay_start))
+    def set_learning_rates(self, step: int) -> None:
+        """Apply the linear decay of both learning rates for this step (TTUR keeps their ratio)."""
+        factor = learning_rate_factor(step, self.config.steps, self.config.decay_start)
         for group in self.opt_G.param_groups:
-            group["lr"] = config.lr_G * factor
+            group["lr"] = self.config.lr_G * factor
         for group in self.opt_D.param_groups:
-            group["lr"] = config.lr_D * factor
+            group["lr"] = self.config.lr_D * factor
 
     def step(self, label: torch.Tensor, image: torch.Tensor,
              instance: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -26,7 +26,8 @@ COMMITTED = RESULTS / "ablation_landscapes.json"  # the one results file the cou
 BUDGETS = (150, 300, 600, 1000, 2000)  # log-spaced GAN steps at which every run is scored
 # the settings the study's numbers depend on, whatever the CPU preset says today (official init, constant lr, no VGG)
 PINNED = {"init_type": "xavier", "init_variance": 0.02, "lr_G": 1e-4, "lr_D": 4e-4, "beta1": 0.0, "beta2": 0.9,
-          "decay_start": None, "ema_decay": 0.999, "lambda_vgg": 0.0, "gan_mode": "hinge", "amp": "none"}
+          "decay_start": None, "ema_decay": 0.999, "lambda_feat": 10.0, "lambda_vgg": 0.0, "gan_mode": "hinge",
+          "amp": "none"}
 PRESET = ("size", "batch_size", "ngf", "spade_hidden")  # the preset's, unless the study is told otherwise
 # TrainConfig fields that do not change a run's numbers (where it writes, how often it logs): not compared on resume
 NOT_NUMBERS = ("out", "resume", "device", "seed", "steps", "checkpoint_every", "sample_every", "log_every",
